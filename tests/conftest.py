@@ -1,0 +1,79 @@
+"""Fixtures shared by every layer of tests: isolated databases, streams and key prefixes.
+
+Each test run creates its own PostgreSQL database, NATS subject root and stream prefix, and
+Redis key prefix, so runs on one machine never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from vigil.infrastructure.settings import (
+    FeatureSettings,
+    NatsSettings,
+    ServerSettings,
+    Settings,
+    StorageSettings,
+)
+
+POSTGRES_ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+NATS_URL = os.environ.get("VIGIL_TEST_NATS", "nats://127.0.0.1:4222")
+REDIS_URL = os.environ.get("VIGIL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FDH_TRANSACTIONS = SHARED_DATA / "fdh_simulated_transactions.csv.gz"
+
+
+def _run_token() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]  # statements are built from our own tokens
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"vigil_t_{_run_token()}"
+    _admin(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def nats_settings() -> NatsSettings:
+    """Subjects and stream names of the machine's JetStream that belong to this test alone."""
+    token = _run_token()
+    return NatsSettings(url=NATS_URL, subject_root=f"t{token}", stream_prefix=f"T{token}_")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """The embedded default: SQLite files in a temporary data directory."""
+    return Settings(
+        storage=StorageSettings(data_dir=tmp_path / "var", database_url=None, read_database_url=None),
+        nats=NatsSettings(url=None),
+        features=FeatureSettings(redis_url=None),
+        server=ServerSettings(),
+    )
+
+
+@pytest.fixture
+def postgres_settings(tmp_path: Path, postgres_url: str, nats_settings: NatsSettings) -> Settings:
+    """The production shape: PostgreSQL, the machine's NATS and Redis, private to this test."""
+    return Settings(
+        storage=StorageSettings(data_dir=tmp_path / "var", database_url=postgres_url),
+        nats=nats_settings,
+        features=FeatureSettings(redis_url=REDIS_URL, redis_key_prefix=f"t{_run_token()}"),
+        server=ServerSettings(),
+    )

@@ -1,0 +1,1 @@
+"""Vigil: event-sourced fraud and anomaly detection with analyst case management."""

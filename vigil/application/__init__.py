@@ -1,0 +1,1 @@
+"""Use cases, projections and the ports through which they reach the outside."""

@@ -1,0 +1,119 @@
+"""AlertDesk: the use cases that raise alerts and move them through the analyst workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from vigil.application.ports import Clock, system_clock
+from vigil.domain.alert import Alert, Detection
+from vigil.domain.errors import AlertNotFound
+
+DETECTOR_ACTOR = "system:detector"
+
+
+@dataclass(frozen=True)
+class RaiseOutcome:
+    raised: int
+    already_raised: int
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to an alert, as the alert's timeline shows it."""
+
+    version: int
+    event: str
+    actor: str
+    at: datetime
+    details: dict[str, Any]
+
+
+_TIMELINE_HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+
+
+class AlertDesk(Application[UUID]):
+    """Raises alerts in batches and records every analyst action on them."""
+
+    name = "alerts"
+
+    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = system_clock) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def raise_alerts(self, detections: Sequence[Detection], actor: str = DETECTOR_ACTOR) -> RaiseOutcome:
+        """Saves one alert per detection in one transaction; a redelivered record raises nothing."""
+        at = self.clock()
+        unique = {d.alert_id: d for d in detections}
+        alerts = [Alert.raise_from(d, actor, at) for d in unique.values()]
+        if not alerts:
+            return RaiseOutcome(0, len(detections))
+        try:
+            self.save(*alerts)
+        except IntegrityError:
+            fresh = [a for a in alerts if a.id not in self.repository]
+            if fresh:
+                self.save(*fresh)
+            return RaiseOutcome(len(fresh), len(detections) - len(fresh))
+        return RaiseOutcome(len(alerts), len(detections) - len(alerts))
+
+    def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
+        """The alert as it stands; another tenant's alert answers as not found."""
+        try:
+            alert = self.repository.get(alert_id)
+        except AggregateNotFoundError:
+            raise AlertNotFound(alert_id) from None
+        if not isinstance(alert, Alert) or alert.tenant_id != tenant_id:
+            raise AlertNotFound(alert_id)
+        return alert
+
+    def acknowledge(self, tenant_id: str, alert_id: UUID, actor: str, note: str = "") -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.acknowledge(actor, at, note))
+
+    def assign(self, tenant_id: str, alert_id: UUID, actor: str, assignee: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.assign(actor, at, assignee))
+
+    def comment(self, tenant_id: str, alert_id: UUID, actor: str, text: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.comment(actor, at, text))
+
+    def escalate(self, tenant_id: str, alert_id: UUID, actor: str, reason: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.escalate(actor, at, reason))
+
+    def dismiss(self, tenant_id: str, alert_id: UUID, actor: str, reason: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.dismiss(actor, at, reason))
+
+    def resolve(self, tenant_id: str, alert_id: UUID, actor: str, resolution: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.resolve(actor, at, resolution))
+
+    def reopen(self, tenant_id: str, alert_id: UUID, actor: str, reason: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.reopen(actor, at, reason))
+
+    def timeline(self, tenant_id: str, alert_id: UUID) -> list[TimelineEntry]:
+        """Every event of the alert from the event store, oldest first."""
+        self.get_alert(tenant_id, alert_id)
+        return [_entry(e) for e in self.events.get(alert_id)]
+
+    def _act(self, tenant_id: str, alert_id: UUID, command: Callable[[Alert, datetime], None]) -> Alert:
+        alert = self.get_alert(tenant_id, alert_id)
+        command(alert, self.clock())
+        self.save(alert)
+        return alert
+
+
+def _entry(event: Any) -> TimelineEntry:
+    details = {k: v for k, v in vars(event).items() if k not in _TIMELINE_HIDDEN}
+    return TimelineEntry(
+        version=event.originator_version,
+        event=type(event).__name__,
+        actor=event.actor,
+        at=event.timestamp,
+        details=details,
+    )
+
+

@@ -1,0 +1,62 @@
+"""The alert queue read model: what analysts list, filter and page through.
+
+The projection that maintains it lives in `vigil.application.alert_projection`; the SQLAlchemy
+adapter that stores and queries it implements `AlertQueue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert as the queue shows it; rebuilt from events, never edited by hand."""
+
+    id: UUID
+    tenant_id: str
+    source: str
+    record_id: str
+    model_line: str
+    model_version: str
+    score: float
+    threshold: float
+    severity: str
+    status: str
+    entity_id: str | None
+    assignee: str | None
+    escalation_level: int
+    comment_count: int
+    raised_at: datetime
+    updated_at: datetime
+    occurred_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class AlertQueueFilter:
+    tenant_id: str
+    status: str | None = None
+    severity: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """A page of the queue, newest first, with an opaque cursor for the next page."""
+
+    rows: list[AlertRow]
+    total: int
+    end_cursor: str | None
+    has_next_page: bool
+
+
+class AlertQueue(Protocol):
+    """Reads the alert queue read model; always scoped to one tenant."""
+
+    async def page(self, where: AlertQueueFilter, first: int, after: str | None) -> AlertPage: ...
+
+    async def get(self, tenant_id: str, alert_id: UUID) -> AlertRow | None: ...

@@ -1,0 +1,1 @@
+"""Aggregates, value objects, domain events and pure policies: no I/O, no frameworks."""

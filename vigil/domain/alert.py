@@ -1,0 +1,247 @@
+"""The Alert aggregate: a record a detector flagged, and everything analysts did about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from vigil.domain.errors import (
+    AlertAlreadyAcknowledged,
+    AlertIsClosed,
+    AlertIsNotClosed,
+    InvalidCommand,
+)
+
+ALERT_NAMESPACE = UUID("6f1d3c2e-9a4b-5e7f-8c1d-2b3a4c5d6e7f")
+MAX_TEXT = 4000
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+CLOSED = frozenset({AlertStatus.RESOLVED, AlertStatus.DISMISSED})
+
+
+class Severity(StrEnum):
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+def alert_id(tenant_id: str, source: str, record_id: str, model_line: str) -> UUID:
+    """One alert per (source, record, model line): a redelivered record maps to the same id."""
+    return uuid5(ALERT_NAMESPACE, f"{tenant_id}\x1f{source}\x1f{record_id}\x1f{model_line}")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a detector saw in one record, before it becomes an alert."""
+
+    tenant_id: str
+    source: str
+    record_id: str
+    model_line: str
+    model_version: str
+    score: float
+    threshold: float
+    severity: Severity
+    entity_id: str | None
+    record: dict[str, Any]
+    occurred_at: datetime | None = None
+
+    @property
+    def alert_id(self) -> UUID:
+        return alert_id(self.tenant_id, self.source, self.record_id, self.model_line)
+
+
+def _require_text(field: str, value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidCommand(field, "must not be empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidCommand(field, f"must be at most {MAX_TEXT} characters")
+    return text
+
+
+class Alert(Aggregate):
+    """Raised by a detector; acknowledged, assigned, commented, escalated, closed by people."""
+
+    class Event(Aggregate.Event):
+        tenant_id: str
+        actor: str
+
+    class Raised(Event, Aggregate.Created):
+        source: str
+        record_id: str
+        model_line: str
+        model_version: str
+        score: float
+        threshold: float
+        severity: str
+        entity_id: str | None
+        record: dict[str, Any]
+        occurred_at: datetime | None
+
+    def __init__(
+        self,
+        tenant_id: str,
+        actor: str,
+        source: str,
+        record_id: str,
+        model_line: str,
+        model_version: str,
+        score: float,
+        threshold: float,
+        severity: str,
+        entity_id: str | None,
+        record: dict[str, Any],
+        occurred_at: datetime | None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.raised_by = actor
+        self.source = source
+        self.record_id = record_id
+        self.model_line = model_line
+        self.model_version = model_version
+        self.score = score
+        self.threshold = threshold
+        self.severity = Severity(severity)
+        self.entity_id = entity_id
+        self.record = record
+        self.occurred_at = occurred_at
+        self.status = AlertStatus.OPEN
+        self.assignee: str | None = None
+        self.escalation_level = 0
+        self.comment_count = 0
+
+    @classmethod
+    def raise_from(cls, detection: Detection, actor: str, at: datetime) -> Alert:
+        return cls._create(
+            cls.Raised,
+            id=detection.alert_id,
+            timestamp=at,
+            tenant_id=detection.tenant_id,
+            actor=actor,
+            source=detection.source,
+            record_id=detection.record_id,
+            model_line=detection.model_line,
+            model_version=detection.model_version,
+            score=detection.score,
+            threshold=detection.threshold,
+            severity=str(detection.severity),
+            entity_id=detection.entity_id,
+            record=detection.record,
+            occurred_at=detection.occurred_at,
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED
+
+    # Invariants -------------------------------------------------------------------------------
+
+    def check_not_closed(self) -> None:
+        if self.is_closed:
+            raise AlertIsClosed(f"alert {self.id} is {self.status}; only reopen is allowed")
+
+    def check_not_acknowledged(self) -> None:
+        if self.status is AlertStatus.ACKNOWLEDGED:
+            raise AlertAlreadyAcknowledged(f"alert {self.id} is already acknowledged")
+
+    def check_closed(self) -> None:
+        if not self.is_closed:
+            raise AlertIsNotClosed(f"alert {self.id} is {self.status}; only a closed alert reopens")
+
+    # Commands ---------------------------------------------------------------------------------
+
+    def acknowledge(self, actor: str, at: datetime, note: str = "") -> None:
+        self.check_not_closed()
+        self.check_not_acknowledged()
+        self.trigger_event(self.Acknowledged, **self._stamp(actor, at), note=note.strip())
+
+    def assign(self, actor: str, at: datetime, assignee: str) -> None:
+        self.check_not_closed()
+        who = _require_text("assignee", assignee)
+        if who == self.assignee:
+            raise InvalidCommand("assignee", f"alert is already assigned to {who}")
+        self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=who)
+
+    def comment(self, actor: str, at: datetime, text: str) -> None:
+        self.check_not_closed()
+        self.trigger_event(self.Commented, **self._stamp(actor, at), text=_require_text("text", text))
+
+    def escalate(self, actor: str, at: datetime, reason: str) -> None:
+        self.check_not_closed()
+        reason = _require_text("reason", reason)
+        level = self.escalation_level + 1
+        self.trigger_event(self.Escalated, **self._stamp(actor, at), level=level, reason=reason)
+
+    def dismiss(self, actor: str, at: datetime, reason: str) -> None:
+        self.check_not_closed()
+        self.trigger_event(self.Dismissed, **self._stamp(actor, at), reason=_require_text("reason", reason))
+
+    def resolve(self, actor: str, at: datetime, resolution: str) -> None:
+        self.check_not_closed()
+        resolution = _require_text("resolution", resolution)
+        self.trigger_event(self.Resolved, **self._stamp(actor, at), resolution=resolution)
+
+    def reopen(self, actor: str, at: datetime, reason: str) -> None:
+        self.check_closed()
+        self.trigger_event(self.Reopened, **self._stamp(actor, at), reason=_require_text("reason", reason))
+
+    def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
+        return {"tenant_id": self.tenant_id, "actor": _require_text("actor", actor), "timestamp": at}
+
+    # Events -----------------------------------------------------------------------------------
+
+    class Acknowledged(Event):
+        note: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.status = AlertStatus.ACKNOWLEDGED
+
+    class Assigned(Event):
+        assignee: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.assignee = self.assignee
+
+    class Commented(Event):
+        text: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.comment_count += 1
+
+    class Escalated(Event):
+        level: int
+        reason: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.escalation_level = self.level
+
+    class Dismissed(Event):
+        reason: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.status = AlertStatus.DISMISSED
+
+    class Resolved(Event):
+        resolution: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.status = AlertStatus.RESOLVED
+
+    class Reopened(Event):
+        reason: str
+
+        def apply(self, alert: Alert) -> None:
+            alert.status = AlertStatus.OPEN

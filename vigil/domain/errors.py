@@ -1,0 +1,34 @@
+"""Domain errors: each names the rule that was broken, in words an analyst can read."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command broke an invariant; nothing was recorded."""
+
+
+class AlertNotFound(DomainError):
+    def __init__(self, alert_id: object) -> None:
+        super().__init__(f"alert {alert_id} does not exist")
+        self.alert_id = alert_id
+
+
+class AlertIsClosed(DomainError):
+    """Only Reopen may follow a resolved or dismissed alert."""
+
+
+class AlertAlreadyAcknowledged(DomainError):
+    pass
+
+
+class AlertIsNotClosed(DomainError):
+    pass
+
+
+class InvalidCommand(DomainError):
+    """A field of the command is missing or out of range."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

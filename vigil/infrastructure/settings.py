@@ -1,0 +1,142 @@
+"""Settings from `VIGIL_*` environment variables, one small class per concern.
+
+Every URL, path and credential Vigil uses is read here and nowhere else. The defaults are the
+embedded ones: SQLite files under the data directory, an embedded NATS server, in-process features.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    """Where the embedded defaults keep their files: SQLite databases, NATS storage, models."""
+
+    database_url: str | None = None
+    """Event store: `postgresql://user@host:port/db`; unset means SQLite in the data directory."""
+
+    read_database_url: str | None = None
+    """Read-model database; unset means the event store's PostgreSQL, or a second SQLite file."""
+
+    model_dir: Path | None = None
+    """Model artifacts stored by sha256; unset means `<data_dir>/models`."""
+
+    encryption_key: str | None = None
+    """Base64 AES key for the event store's cipher; unset stores events unencrypted."""
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.database_url and self.database_url.startswith("postgres"))
+
+    @property
+    def models(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for this store."""
+        env = {"CREATE_TABLE": "y", "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+        if self.encryption_key:
+            env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+            env["CIPHER_KEY"] = self.encryption_key
+        if not self.is_postgres:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = str(self.data_dir / "events.db")
+            env["SQLITE_LOCK_TIMEOUT"] = "30"
+            return env
+        parts = urlsplit(self.database_url or "")
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=parts.path.lstrip("/"),
+            POSTGRES_HOST=parts.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(parts.password or ""),
+        )
+        return env
+
+    def read_model_url(self) -> str:
+        """SQLAlchemy async URL of the read-model database."""
+        url = self.read_database_url or (self.database_url if self.is_postgres else None)
+        if url is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'read.db').resolve()}"
+        if url.startswith("sqlite:///"):
+            return url.replace("sqlite:///", "sqlite+aiosqlite:///", 1)
+        scheme, rest = url.split("://", 1)
+        if scheme in ("postgres", "postgresql"):
+            return f"postgresql+asyncpg://{rest}"
+        return url
+
+
+class NatsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_NATS_", extra="ignore")
+
+    url: str | None = None
+    """A running NATS server with JetStream; unset means the embedded server."""
+
+    embedded_port: int = 4250
+    """Port of the embedded server that `vigil demo` starts when no URL is set."""
+
+    subject_root: str = "vigil"
+    """First token of every subject (`vigil.records.<source>`); tests use their own."""
+
+    stream_prefix: str = ""
+    """Prefix of every stream name (`RECORDS`, `DLQ`); tests use their own."""
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.url is None
+
+    @property
+    def server_url(self) -> str:
+        return self.url or f"nats://127.0.0.1:{self.embedded_port}"
+
+    def subject(self, kind: str, source: str) -> str:
+        return f"{self.subject_root}.{kind}.{source}"
+
+    def stream(self, name: str) -> str:
+        return f"{self.stream_prefix}{name}"
+
+
+class FeatureSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    redis_url: str | None = None
+    """Online feature store; unset keeps per-entity state in the worker's process."""
+
+    redis_key_prefix: str = "vigil"
+    """Prefix of every Redis key; tests use their own."""
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_tenant: str = "default"
+    """Tenant of a single-team install; every aggregate, row and message carries one."""
+
+
+class Settings(BaseSettings):
+    """All of Vigil's settings; build one with overrides in tests, use `get_settings()` elsewhere."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    nats: NatsSettings = Field(default_factory=NatsSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
