@@ -6,11 +6,16 @@ Redis key prefix, so runs on one machine never see each other's data.
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nats
 import psycopg
 import pytest
 
@@ -22,7 +27,9 @@ from vigil.infrastructure.settings import (
     StorageSettings,
 )
 
-POSTGRES_ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 NATS_URL = os.environ.get("VIGIL_TEST_NATS", "nats://127.0.0.1:4222")
 REDIS_URL = os.environ.get("VIGIL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -51,17 +58,34 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def nats_settings() -> NatsSettings:
+def nats_settings() -> Iterator[NatsSettings]:
     """Subjects and stream names of the machine's JetStream that belong to this test alone."""
     token = _run_token()
-    return NatsSettings(url=NATS_URL, subject_root=f"t{token}", stream_prefix=f"T{token}_")
+    settings = NatsSettings(url=NATS_URL, subject_root=f"t{token}", stream_prefix=f"T{token}_")
+    yield settings
+    # Teardown may run inside a test's event loop, so the clean-up gets a loop of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _delete_streams(settings)).result()
+
+
+async def _delete_streams(settings: NatsSettings) -> None:
+    client = await nats.connect(settings.server_url)
+    try:
+        js = client.jetstream()
+        for info in await js.streams_info():
+            if info.config.name and info.config.name.startswith(settings.stream_prefix):
+                await js.delete_stream(info.config.name)
+    finally:
+        await client.close()
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     """The embedded default: SQLite files in a temporary data directory."""
     return Settings(
-        storage=StorageSettings(data_dir=tmp_path / "var", database_url=None, read_database_url=None),
+        storage=StorageSettings(
+            data_dir=tmp_path / "var", database_url=None, read_database_url=None
+        ),
         nats=NatsSettings(url=None),
         features=FeatureSettings(redis_url=None),
         server=ServerSettings(),
@@ -77,3 +101,12 @@ def postgres_settings(tmp_path: Path, postgres_url: str, nats_settings: NatsSett
         features=FeatureSettings(redis_url=REDIS_URL, redis_key_prefix=f"t{_run_token()}"),
         server=ServerSettings(),
     )
+
+
+@pytest.fixture
+def card_slice(tmp_path: Path) -> Path:
+    """The first 3,000 transactions of the Fraud Detection Handbook's data set, as plain CSV."""
+    path = tmp_path / "slice.csv"
+    with gzip.open(FDH_TRANSACTIONS, "rt") as source, path.open("w") as target:
+        target.writelines(itertools.islice(source, 3001))
+    return path

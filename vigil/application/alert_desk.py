@@ -47,7 +47,9 @@ class AlertDesk(Application[UUID]):
         super().__init__(env)
         self.clock = clock
 
-    def raise_alerts(self, detections: Sequence[Detection], actor: str = DETECTOR_ACTOR) -> RaiseOutcome:
+    def raise_alerts(
+        self, detections: Sequence[Detection], actor: str = DETECTOR_ACTOR
+    ) -> RaiseOutcome:
         """Saves one alert per detection in one transaction; a redelivered record raises nothing."""
         at = self.clock()
         unique = {d.alert_id: d for d in detections}
@@ -99,7 +101,9 @@ class AlertDesk(Application[UUID]):
         self.get_alert(tenant_id, alert_id)
         return [_entry(e) for e in self.events.get(alert_id)]
 
-    def _act(self, tenant_id: str, alert_id: UUID, command: Callable[[Alert, datetime], None]) -> Alert:
+    def _act(
+        self, tenant_id: str, alert_id: UUID, command: Callable[[Alert, datetime], None]
+    ) -> Alert:
         alert = self.get_alert(tenant_id, alert_id)
         command(alert, self.clock())
         self.save(alert)
@@ -115,5 +119,3 @@ def _entry(event: Any) -> TimelineEntry:
         at=event.timestamp,
         details=details,
     )
-
-

@@ -177,7 +177,9 @@ class Alert(Aggregate):
 
     def comment(self, actor: str, at: datetime, text: str) -> None:
         self.check_not_closed()
-        self.trigger_event(self.Commented, **self._stamp(actor, at), text=_require_text("text", text))
+        self.trigger_event(
+            self.Commented, **self._stamp(actor, at), text=_require_text("text", text)
+        )
 
     def escalate(self, actor: str, at: datetime, reason: str) -> None:
         self.check_not_closed()
@@ -187,7 +189,9 @@ class Alert(Aggregate):
 
     def dismiss(self, actor: str, at: datetime, reason: str) -> None:
         self.check_not_closed()
-        self.trigger_event(self.Dismissed, **self._stamp(actor, at), reason=_require_text("reason", reason))
+        self.trigger_event(
+            self.Dismissed, **self._stamp(actor, at), reason=_require_text("reason", reason)
+        )
 
     def resolve(self, actor: str, at: datetime, resolution: str) -> None:
         self.check_not_closed()
@@ -196,10 +200,16 @@ class Alert(Aggregate):
 
     def reopen(self, actor: str, at: datetime, reason: str) -> None:
         self.check_closed()
-        self.trigger_event(self.Reopened, **self._stamp(actor, at), reason=_require_text("reason", reason))
+        self.trigger_event(
+            self.Reopened, **self._stamp(actor, at), reason=_require_text("reason", reason)
+        )
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {"tenant_id": self.tenant_id, "actor": _require_text("actor", actor), "timestamp": at}
+        return {
+            "tenant_id": self.tenant_id,
+            "actor": _require_text("actor", actor),
+            "timestamp": at,
+        }
 
     # Events -----------------------------------------------------------------------------------
 

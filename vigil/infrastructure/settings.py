@@ -127,7 +127,7 @@ class ServerSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """All of Vigil's settings; build one with overrides in tests, use `get_settings()` elsewhere."""
+    """All of Vigil's settings: tests build one with overrides, the rest use `get_settings()`."""
 
     model_config = SettingsConfigDict(extra="ignore")
 

@@ -1,0 +1,125 @@
+"""The score worker against the machine's NATS JetStream and PostgreSQL event store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.model_store import OnnxModelRegistry
+
+from vigil.application.ingestion import FileIngestion
+from vigil.application.records import RecordEnvelope
+from vigil.bootstrap import build_alert_desk, build_model_store, build_score_worker, open_streams
+from vigil.infrastructure.nats.records import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
+from vigil.infrastructure.record_files import iter_records
+from vigil.infrastructure.settings import Settings
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+FDH_EXCLUDED = ["TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS"]
+CARDS = FileIngestion(
+    tenant_id="default",
+    source="cards",
+    origin="slice.csv",
+    id_field="TRANSACTION_ID",
+    entity_field="CUSTOMER_ID",
+    time_field="TX_DATETIME",
+)
+
+
+@pytest.fixture
+def trained_settings(postgres_settings: Settings, card_slice: Path) -> Settings:
+    request = TrainingRequest(
+        source="cards", data=card_slice, exclude=FDH_EXCLUDED, label="TX_FRAUD", alert_rate=0.02
+    )
+    train_isolation_forest(request, build_model_store(postgres_settings))
+    return postgres_settings
+
+
+@dataclass
+class RedeliveredRecord:
+    """A record handed to the worker a second time, as JetStream does after a lost ack."""
+
+    data: bytes
+    acked: bool = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nak(self, delay: float | None = None) -> None:
+        raise AssertionError("a scored record must not be handed back")
+
+
+def expected_alerts(settings: Settings, envelopes: list[RecordEnvelope]) -> set[str]:
+    detector = OnnxModelRegistry(build_model_store(settings)).champion("cards")
+    scores = detector.score([e.data for e in envelopes])
+    threshold = detector.card.bands.threshold
+    return {e.record_id for e, s in zip(envelopes, scores, strict=True) if s >= threshold}
+
+
+async def drained(js, stream: str, durable: str) -> bool:  # type: ignore[no-untyped-def]
+    info = await js.consumer_info(stream, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_the_score_worker_raises_one_alert_per_anomalous_record_and_dead_letters_the_rest(
+    trained_settings: Settings, card_slice: Path
+) -> None:
+    settings = trained_settings
+    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
+    broken = CARDS.envelope(
+        0, {**envelopes[0].data, "TRANSACTION_ID": "broken", "TX_AMOUNT": "n/a"}
+    )
+    alerts = build_alert_desk(settings)
+    async with open_streams(settings, "test-score") as streams:
+        js = streams.client.jetstream()
+        await streams.publisher.publish([*envelopes, broken])
+        await js.publish(settings.nats.subject("records", "cards"), b"{not json")
+        worker = build_score_worker(settings, streams, alerts, batch_size=500)
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop, wait_seconds=0.2))
+        for _ in range(200):
+            await asyncio.sleep(0.1)
+            if await drained(js, settings.nats.stream("RECORDS"), "score"):
+                break
+        stop.set()
+        await running
+
+        raised = {
+            alerts.repository.get(n.originator_id).record_id
+            for n in alerts.recorder.select_notifications(None, 10_000)
+        }
+        assert raised == expected_alerts(settings, envelopes)
+        assert 0 < len(raised) < len(envelopes) * 0.05
+
+        dlq = await js.pull_subscribe(
+            settings.nats.subject("dlq", ">"), stream=settings.nats.stream("DLQ")
+        )
+        letters = await dlq.fetch(2, timeout=5)
+        by_field = {(m.headers or {})[ERROR_FIELD]: m for m in letters}
+        assert set(by_field) == {"TX_AMOUNT", "body"}
+        assert json.loads(by_field["TX_AMOUNT"].data)["record_id"] == "broken"
+        assert by_field["body"].data == b"{not json"
+        assert all((m.headers or {})[ERROR_STAGE] == "score" for m in letters)
+        assert all((m.headers or {})[ERROR_REASON] for m in letters)
+
+
+async def test_a_redelivered_record_never_raises_a_second_alert(
+    trained_settings: Settings, card_slice: Path
+) -> None:
+    settings = trained_settings
+    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
+    alerts = build_alert_desk(settings)
+    async with open_streams(settings, "test-redelivery") as streams:
+        worker = build_score_worker(settings, streams, alerts)
+        first = await worker.process([RedeliveredRecord(e.to_json()) for e in envelopes])
+        again = [RedeliveredRecord(e.to_json()) for e in envelopes]
+        second = await worker.process(again)
+    assert first.alerts_raised == len(expected_alerts(settings, envelopes)) > 0
+    assert (second.alerts_raised, second.already_raised) == (0, first.alerts_raised)
+    assert all(r.acked for r in again)
+    assert alerts.recorder.max_notification_id() == first.alerts_raised

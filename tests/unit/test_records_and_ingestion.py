@@ -1,0 +1,75 @@
+"""Record envelopes and how file rows become them: the contract between ingest and score."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from vigil.application.ingestion import FileIngestion
+from vigil.application.records import MalformedRecord, RecordEnvelope
+
+CARDS = FileIngestion(
+    tenant_id="default",
+    source="cards",
+    origin="tx.csv",
+    id_field="TRANSACTION_ID",
+    entity_field="CUSTOMER_ID",
+    time_field="TX_DATETIME",
+)
+ROW = {
+    "TRANSACTION_ID": 17,
+    "CUSTOMER_ID": 596,
+    "TX_DATETIME": "2018-04-01 00:00:31",
+    "TX_AMOUNT": 57.16,
+}
+
+
+def test_a_row_becomes_an_envelope_with_its_id_entity_and_event_time() -> None:
+    envelope = CARDS.envelope(1, ROW)
+    assert (envelope.record_id, envelope.entity_id) == ("17", "596")
+    assert envelope.occurred_at == datetime(2018, 4, 1, 0, 0, 31, tzinfo=UTC)
+    assert envelope.data == ROW
+    assert envelope.message_id == "default:cards:17"
+
+
+def test_an_envelope_survives_the_wire_unchanged() -> None:
+    envelope = CARDS.envelope(1, ROW)
+    assert RecordEnvelope.from_json(envelope.to_json()) == envelope
+
+
+def test_without_an_id_column_the_line_in_the_file_is_the_record_id() -> None:
+    anonymous = FileIngestion(tenant_id="default", source="sensors", origin="day1.csv")
+    assert anonymous.envelope(42, {"t": 1}).record_id == "day1.csv:42"
+
+
+def test_a_row_without_its_id_is_refused_naming_the_field() -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        CARDS.envelope(1, {**ROW, "TRANSACTION_ID": None})
+    assert caught.value.field == "TRANSACTION_ID"
+
+
+def test_a_row_with_a_bad_event_time_is_refused_naming_the_field() -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        CARDS.envelope(1, {**ROW, "TX_DATETIME": "yesterday"})
+    assert caught.value.field == "TX_DATETIME"
+    assert "yesterday" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b"{oops", "body"),
+        (b"[1, 2]", "body"),
+        (b'{"tenant_id": "t", "source": "cards", "data": {}}', "record_id"),
+        (b'{"tenant_id": "t", "source": "cards", "record_id": "1", "data": []}', "data"),
+        (
+            b'{"tenant_id": "t", "source": "cards", "record_id": "1", "data": {}, "occurred_at": 5}',
+            "occurred_at",
+        ),
+    ],
+)
+def test_a_message_that_is_not_an_envelope_names_the_field_at_fault(raw: bytes, field: str) -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        RecordEnvelope.from_json(raw)
+    assert caught.value.field == field

@@ -1,0 +1,262 @@
+"""The `vigil` command: serve, worker, ingest, train, run and demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from vigil import bootstrap
+from vigil.application.ingestion import FileIngestion, IngestReport, ingest_rows
+from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.nats.embedded import EmbeddedNats
+from vigil.infrastructure.processes import ProcessDied, Supervisor
+from vigil.infrastructure.record_files import iter_records
+from vigil.infrastructure.settings import Settings, get_settings
+
+log = logging.getLogger("vigil")
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Runs a worker until SIGINT or SIGTERM, then lets it finish its batch."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await work(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+# serve and worker ------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    app = bootstrap.build_web_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.name == "score":
+        return _run_until_signalled(lambda stop: _score(settings, args.batch_size, stop))
+    return _run_until_signalled(lambda stop: bootstrap.run_projection_worker(settings, stop))
+
+
+async def _score(settings: Settings, batch_size: int, stop: asyncio.Event) -> None:
+    alerts = bootstrap.build_alert_desk(settings)
+    async with bootstrap.open_streams(settings, "vigil-score") as streams:
+        worker = bootstrap.build_score_worker(settings, streams, alerts, batch_size)
+        log.info("score worker consuming %s", settings.nats.subject("records", "*"))
+        await worker.run(stop)
+
+
+# ingest and train ------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    mapping = FileIngestion(
+        tenant_id=args.tenant or settings.server.default_tenant,
+        source=args.source,
+        origin=args.file.name,
+        id_field=args.id_field,
+        entity_field=args.entity_field,
+        time_field=args.time_field,
+    )
+    report = asyncio.run(
+        ingest_file(settings, args.file, mapping, args.skip, args.limit, args.rate)
+    )
+    print(
+        f"\ningested {report.published} records from {args.file} in {report.seconds:.1f} s "
+        f"({report.records_per_s:,.0f} records/s); {report.dead_lettered} dead-lettered"
+    )
+    return 0
+
+
+async def ingest_file(
+    settings: Settings,
+    path: Path,
+    mapping: FileIngestion,
+    skip: int = 0,
+    limit: int | None = None,
+    rate: float | None = None,
+) -> IngestReport:
+    rows = itertools.islice(iter_records(path), skip, None if limit is None else skip + limit)
+
+    def progress(report: IngestReport) -> None:
+        sys.stderr.write(f"\r{report.published:>10,} records  {report.records_per_s:>9,.0f}/s")
+
+    async with bootstrap.open_streams(settings, "vigil-ingest") as streams:
+        return await ingest_rows(
+            rows, mapping, streams.publisher, streams.dead_letters, rate=rate, progress=progress
+        )
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    request = TrainingRequest(
+        source=args.source,
+        data=args.data,
+        model_line=args.model_line,
+        features=_split(args.features) or None,
+        exclude=_split(args.exclude),
+        label=args.label,
+        rows=args.rows,
+        alert_rate=args.alert_rate,
+    )
+    card = train_isolation_forest(request, bootstrap.build_model_store(settings))
+    print(card.summary())
+    return 0
+
+
+# run and demo ----------------------------------------------------------------------------------
+
+
+def run_platform(settings: Settings, then: Callable[[], None] | None = None) -> int:
+    """The whole platform: embedded NATS when no URL is set, the API and console, every worker."""
+    embedded = None
+    if settings.nats.is_embedded:
+        embedded = EmbeddedNats(settings.storage.data_dir / "nats", settings.nats.embedded_port)
+        embedded.start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        bootstrap.upgrade_read_model(settings)
+        with Supervisor() as supervisor:
+            supervisor.start(
+                "api", "serve", "--host", settings.server.host, "--port", str(settings.server.port)
+            )
+            supervisor.start("score", "worker", "score")
+            supervisor.start("project", "worker", "project")
+            base = f"http://{settings.server.host}:{settings.server.port}"
+            supervisor.wait_until_healthy(f"{base}/healthz")
+            print(
+                f"\nVigil is running.\n  console  {base}/\n  GraphQL  {base}/graphql\n", flush=True
+            )
+            if then is not None:
+                then()
+            print("Press Ctrl-C to stop.", flush=True)
+            while True:
+                supervisor.check()
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping Vigil ...")
+        return 0
+    except ProcessDied as died:
+        log.error("%s; stopping the platform", died)
+        return 1
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_platform(settings)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    def train_and_stream() -> None:
+        store = bootstrap.build_model_store(settings)
+        if not store.has_champion("cards"):
+            request = TrainingRequest(
+                source="cards",
+                data=args.data,
+                exclude=["TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS"],
+                label="TX_FRAUD",
+                rows=args.train_rows,
+            )
+            print(train_isolation_forest(request, store).summary(), flush=True)
+        mapping = FileIngestion(
+            tenant_id=settings.server.default_tenant,
+            source="cards",
+            origin=args.data.name,
+            id_field="TRANSACTION_ID",
+            entity_field="CUSTOMER_ID",
+            time_field="TX_DATETIME",
+        )
+        report = asyncio.run(
+            ingest_file(settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate)
+        )
+        print(f"\nstreamed {report.published:,} card transactions ({report.records_per_s:,.0f}/s)")
+
+    return run_platform(settings, then=train_and_stream)
+
+
+# the parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API and the console")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run one worker")
+    worker.add_argument("name", choices=["score", "project"])
+    worker.add_argument("--batch-size", type=int, default=1000)
+    worker.set_defaults(handler=cmd_worker)
+
+    ingest = commands.add_parser("ingest", help="publish a CSV or gzip CSV file's records")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--source", required=True)
+    ingest.add_argument("--tenant", default=None)
+    ingest.add_argument("--id-field", default=None, help="column holding the record id")
+    ingest.add_argument(
+        "--entity-field", default=None, help="column naming the entity, e.g. a customer"
+    )
+    ingest.add_argument("--time-field", default=None, help="column holding the event time")
+    ingest.add_argument("--skip", type=int, default=0, help="rows to skip first")
+    ingest.add_argument("--limit", type=int, default=None, help="rows to publish at most")
+    ingest.add_argument("--rate", type=float, default=None, help="records per second at most")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    train = commands.add_parser("train", help="train an Isolation Forest and store it as ONNX")
+    train.add_argument("--source", required=True)
+    train.add_argument("--data", type=Path, required=True)
+    train.add_argument("--model-line", default=None)
+    train.add_argument("--features", default=None, help="comma-separated columns to use")
+    train.add_argument("--exclude", default=None, help="comma-separated columns never to use")
+    train.add_argument("--label", default=None, help="label column, for evaluation only")
+    train.add_argument("--rows", type=int, default=None, help="train on the first N rows")
+    train.add_argument("--alert-rate", type=float, default=0.005)
+    train.set_defaults(handler=cmd_train)
+
+    run = commands.add_parser("run", help="run the whole platform until Ctrl-C")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser(
+        "demo", help="run the platform and stream a sample data set through it"
+    )
+    demo.add_argument("--data", type=Path, required=True)
+    demo.add_argument("--train-rows", type=int, default=150_000)
+    demo.add_argument("--stream-rows", type=int, default=200_000)
+    demo.add_argument("--rate", type=float, default=5_000.0)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    if args.command == "serve":
+        args.host = args.host or settings.server.host
+        args.port = args.port or settings.server.port
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)

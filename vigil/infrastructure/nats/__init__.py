@@ -1,0 +1,1 @@
+"""NATS JetStream: the streams that carry records, dead letters and events between processes."""

@@ -1,0 +1,1 @@
+"""Long-running consumers started by `vigil worker NAME`; they reach the outside through ports."""

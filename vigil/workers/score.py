@@ -1,0 +1,122 @@
+"""The score worker: records in, alerts out, in batches, acknowledging only what is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from vigil.application.alert_desk import AlertDesk
+from vigil.application.detection import ModelRegistry, NoChampion
+from vigil.application.ports import DeadLetters, Delivery, RecordFeed
+from vigil.application.records import MalformedRecord, RecordEnvelope
+from vigil.application.scoring import ScoredBatch, score_batch
+from vigil.domain.alert import Detection
+
+log = logging.getLogger("vigil.workers.score")
+
+STAGE = "score"
+RETRY_SECONDS = 10.0
+
+
+@dataclass
+class BatchReport:
+    received: int = 0
+    scored: int = 0
+    alerts_raised: int = 0
+    already_raised: int = 0
+    dead_lettered: int = 0
+    deferred: int = 0
+
+
+class ScoreWorker:
+    """Scores each source's records with its champion model and raises alerts in one save."""
+
+    def __init__(
+        self,
+        feed: RecordFeed,
+        dead_letters: DeadLetters,
+        models: ModelRegistry,
+        alerts: AlertDesk,
+        batch_size: int = 1000,
+    ) -> None:
+        self.feed = feed
+        self.dead_letters = dead_letters
+        self.models = models
+        self.alerts = alerts
+        self.batch_size = batch_size
+
+    async def run(self, stop: asyncio.Event, wait_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            deliveries = await self.feed.next_batch(self.batch_size, wait_seconds)
+            if deliveries:
+                report = await self.process(deliveries)
+                log.info("scored batch %s", report)
+
+    async def process(self, deliveries: Sequence[Delivery]) -> BatchReport:
+        """Scores one fetched batch; acks it only once its alerts and dead letters are stored."""
+        report = BatchReport(received=len(deliveries))
+        by_source: dict[str, list[tuple[Delivery, RecordEnvelope]]] = defaultdict(list)
+        for delivery in deliveries:
+            try:
+                envelope = RecordEnvelope.from_json(delivery.data)
+            except MalformedRecord as error:
+                await self._dead_letter("unknown", delivery, error.field, error.reason, report)
+                continue
+            by_source[envelope.source].append((delivery, envelope))
+        detections: list[Detection] = []
+        scored: list[Delivery] = []
+        for source, items in by_source.items():
+            batch = await self._score(source, items, report)
+            if batch is None:
+                continue
+            report.scored += batch.scored
+            detections += batch.detections
+            delivery_of = {id(envelope): delivery for delivery, envelope in items}
+            rejected = {id(envelope) for envelope, _ in batch.rejections}
+            scored += [d for d, e in items if id(e) not in rejected]
+            for envelope, rejection in batch.rejections:
+                delivery = delivery_of[id(envelope)]
+                await self._dead_letter(source, delivery, rejection.field, rejection.reason, report)
+        await self._raise(detections, scored, report)
+        return report
+
+    async def _raise(
+        self, detections: list[Detection], scored: list[Delivery], report: BatchReport
+    ) -> None:
+        try:
+            outcome = await anyio.to_thread.run_sync(self.alerts.raise_alerts, detections)
+        except Exception:
+            # The event store refused or is down: hand the records back for another try.
+            log.exception(
+                "raising %d alerts failed; %d records redelivered", len(detections), len(scored)
+            )
+            await asyncio.gather(*(d.nak(delay=RETRY_SECONDS) for d in scored))
+            report.deferred += len(scored)
+            return
+        report.alerts_raised, report.already_raised = outcome.raised, outcome.already_raised
+        await asyncio.gather(*(d.ack() for d in scored))
+
+    async def _score(
+        self, source: str, items: list[tuple[Delivery, RecordEnvelope]], report: BatchReport
+    ) -> ScoredBatch | None:
+        try:
+            detector = await anyio.to_thread.run_sync(self.models.champion, source)
+        except NoChampion:
+            log.warning("no model for source %s yet; %d records wait", source, len(items))
+            report.deferred += len(items)
+            await asyncio.gather(*(d.nak(delay=RETRY_SECONDS) for d, _ in items))
+            return None
+        envelopes = [e for _, e in items]
+        return await anyio.to_thread.run_sync(score_batch, envelopes, detector)
+
+    async def _dead_letter(
+        self, source: str, delivery: Delivery, field: str, reason: str, report: BatchReport
+    ) -> None:
+        await self.dead_letters.send(source, delivery.data, field, reason, STAGE)
+        await delivery.ack()
+        report.dead_lettered += 1
