@@ -42,7 +42,7 @@ def _run_token() -> str:
 
 def _admin(sql: str) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]  # statements are built from our own tokens
+        conn.execute(sql.encode())
 
 
 @pytest.fixture

@@ -6,13 +6,18 @@ need, with the settings they choose.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+from eventsourcing.postgres import PostgresApplicationRecorder
 from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.alert_desk import AlertDesk
+from vigil.application.alert_projection import AlertQueueProjection
 from vigil.application.ports import Clock, system_clock
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
@@ -21,7 +26,12 @@ from vigil.infrastructure.nats.records import (
     JetStreamRecordFeed,
     JetStreamRecordPublisher,
 )
+from vigil.infrastructure.projection_runner import EventStoreListener, ProjectionRunner
+from vigil.infrastructure.read_model import migrate
+from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
+from vigil.infrastructure.read_model.engine import create_read_engine
 from vigil.infrastructure.settings import Settings
+from vigil.workers import project
 from vigil.workers.score import ScoreWorker
 
 
@@ -50,7 +60,7 @@ class Streams:
 
 @asynccontextmanager
 async def open_streams(settings: Settings, name: str) -> AsyncIterator[Streams]:
-    """Connects to NATS, declares the streams, and drains the connection on the way out."""
+    """Connects to NATS, declares the streams, and flushes pending acks on the way out."""
     client = await connect(settings.nats, name)
     try:
         js = client.jetstream()
@@ -61,7 +71,10 @@ async def open_streams(settings: Settings, name: str) -> AsyncIterator[Streams]:
             dead_letters=JetStreamDeadLetters(js, settings.nats),
         )
     finally:
-        await client.drain()
+        # drain() waits out its whole timeout on an idle pull subscription; acks and publishes
+        # are already sent or awaited, so flushing before closing loses nothing.
+        await client.flush()
+        await client.close()
 
 
 def build_score_worker(
@@ -75,3 +88,44 @@ def build_score_worker(
         alerts=alerts,
         batch_size=batch_size,
     )
+
+
+# Read models ------------------------------------------------------------------------------------
+
+
+def build_read_engine(settings: Settings) -> AsyncEngine:
+    """The read-model database: the event store's PostgreSQL, or `read.db` beside `events.db`."""
+    return create_read_engine(settings.storage.read_model_url())
+
+
+def build_alert_queue(settings: Settings, engine: AsyncEngine | None = None) -> SqlAlertQueue:
+    """Pass the engine the rest of the process uses, so they share one connection pool."""
+    return SqlAlertQueue(engine or build_read_engine(settings))
+
+
+def build_projection_runner(
+    settings: Settings, app: AlertDesk, engine: AsyncEngine, batch_size: int = 500
+) -> ProjectionRunner:
+    """The alert queue projection; on PostgreSQL it wakes on the event store's NOTIFY."""
+    listener = None
+    if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
+        listener = EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
+    projection = AlertQueueProjection()
+    return ProjectionRunner(app, engine, projection, batch_size=batch_size, listener=listener)
+
+
+def upgrade_read_model(settings: Settings) -> None:
+    """Migrates the read-model schema to head; for callers without an event loop."""
+    migrate.upgrade_blocking(settings.storage.read_model_url())
+
+
+async def run_projection_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`vigil worker project`: every read-model projection, until `stop` is set."""
+    app = await anyio.to_thread.run_sync(build_alert_desk, settings)
+    engine = build_read_engine(settings)
+    try:
+        runner = build_projection_runner(settings, app, engine)
+        await project.run_projection_worker([runner], lambda: migrate.upgrade(engine), stop)
+    finally:
+        await engine.dispose()
+        app.close()

@@ -68,7 +68,7 @@ class AlertDesk(Application[UUID]):
     def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
         """The alert as it stands; another tenant's alert answers as not found."""
         try:
-            alert = self.repository.get(alert_id)
+            alert: object = self.repository.get(alert_id)
         except AggregateNotFoundError:
             raise AlertNotFound(alert_id) from None
         if not isinstance(alert, Alert) or alert.tenant_id != tenant_id:
