@@ -1,0 +1,1 @@
+"""The read-model database: tables, engine, schema migrations and the queries analysts run."""
