@@ -9,7 +9,6 @@ temporary PostgreSQL database with --postgres). Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
 import tempfile
@@ -18,22 +17,34 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+import uvloop
+from redis.asyncio import Redis
 
 from vigil.application.ingestion import FileIngestion, ingest_rows
-from vigil.bootstrap import build_alert_desk, build_model_store, build_score_worker, open_streams
+from vigil.bootstrap import (
+    build_alert_desk,
+    build_model_store,
+    build_score_worker,
+    open_entity_history,
+    open_streams,
+)
+from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
 from vigil.infrastructure.record_files import iter_records
-from vigil.infrastructure.settings import NatsSettings, Settings, StorageSettings
+from vigil.infrastructure.settings import FeatureSettings, NatsSettings, Settings, StorageSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fdh_simulated_transactions.csv.gz"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
 TRAIN_ROWS = 50_000
 
 
-def settings_for(workdir: Path, database_url: str | None) -> Settings:
+def settings_for(workdir: Path, database_url: str | None, redis: bool) -> Settings:
     token = uuid.uuid4().hex[:8]
     return Settings(
         storage=StorageSettings(data_dir=workdir, database_url=database_url),
+        features=FeatureSettings(
+            redis_url=REDIS if redis else None, redis_key_prefix=f"vigil-bench-{token}"
+        ),
         nats=NatsSettings(
             url="nats://127.0.0.1:4222", subject_root=f"b{token}", stream_prefix=f"B{token}_"
         ),
@@ -46,9 +57,9 @@ async def measure(settings: Settings, records: int) -> dict[str, float]:
     )
     rows = itertools.islice(iter_records(DATA), TRAIN_ROWS, TRAIN_ROWS + records)
     alerts = build_alert_desk(settings)
-    async with open_streams(settings, "bench") as streams:
+    async with open_streams(settings, "bench") as streams, open_entity_history(settings) as history:
         ingest = await ingest_rows(rows, mapping, streams.publisher, streams.dead_letters)
-        worker = build_score_worker(settings, streams, alerts)
+        worker = build_score_worker(settings, streams, alerts, history)
         started = time.perf_counter()
         scored = raised = 0
         while scored < ingest.published:
@@ -60,6 +71,12 @@ async def measure(settings: Settings, records: int) -> dict[str, float]:
         js = streams.client.jetstream()
         for name in ("RECORDS", "DLQ"):
             await js.delete_stream(settings.nats.stream(name))
+    if settings.features.redis_url:
+        redis = Redis.from_url(settings.features.redis_url)
+        await redis.delete(
+            *[k async for k in redis.scan_iter(f"{settings.features.redis_key_prefix}:*")]
+        )
+        await redis.aclose()
     return {
         "records": float(ingest.published),
         "ingest_records_per_s": ingest.records_per_s,
@@ -73,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--redis", action="store_true", help="entity histories in Redis")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         database = f"vigil_bench_{uuid.uuid4().hex[:8]}" if args.postgres else None
@@ -80,7 +98,9 @@ def main() -> None:
             with psycopg.connect(f"{POSTGRES}/test", autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{database}"')  # type: ignore[arg-type]  # our own name
         try:
-            settings = settings_for(Path(tmp), f"{POSTGRES}/{database}" if database else None)
+            settings = settings_for(
+                Path(tmp), f"{POSTGRES}/{database}" if database else None, args.redis
+            )
             request = TrainingRequest(
                 source="cards",
                 data=DATA,
@@ -89,16 +109,19 @@ def main() -> None:
                 exclude=["TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS"],
             )
             train_isolation_forest(request, build_model_store(settings))
-            result = asyncio.run(measure(settings, args.records))
+            result = uvloop.run(measure(settings, args.records))
         finally:
             if database:
                 with psycopg.connect(f"{POSTGRES}/test", autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')  # type: ignore[arg-type]
     store = "postgresql" if args.postgres else "sqlite"
-    print(f"{'event store':<24}{store:>14}")
+    features = "redis" if args.redis else "in_process"
+    print(f"{'event store':<24}{store:>14}\n{'entity history':<24}{features:>14}")
     for key, value in result.items():
         print(f"{key:<24}{value:>14,.1f}")
-    print(json.dumps({"benchmark": "pipeline", "event_store": store, **result}))
+    print(
+        json.dumps({"benchmark": "pipeline", "event_store": store, "features": features, **result})
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 import nats
 import psycopg
 import pytest
+import redis
 
 from vigil.infrastructure.settings import (
     FeatureSettings,
@@ -93,14 +94,21 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def postgres_settings(tmp_path: Path, postgres_url: str, nats_settings: NatsSettings) -> Settings:
+def postgres_settings(
+    tmp_path: Path, postgres_url: str, nats_settings: NatsSettings, redis_prefix: str
+) -> Iterator[Settings]:
     """The production shape: PostgreSQL, the machine's NATS and Redis, private to this test."""
-    return Settings(
+    yield Settings(
         storage=StorageSettings(data_dir=tmp_path / "var", database_url=postgres_url),
         nats=nats_settings,
-        features=FeatureSettings(redis_url=REDIS_URL, redis_key_prefix=f"t{_run_token()}"),
+        features=FeatureSettings(redis_url=REDIS_URL, redis_key_prefix=redis_prefix),
         server=ServerSettings(),
     )
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{redis_prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture
@@ -110,3 +118,14 @@ def card_slice(tmp_path: Path) -> Path:
     with gzip.open(FDH_TRANSACTIONS, "rt") as source, path.open("w") as target:
         target.writelines(itertools.islice(source, 3001))
     return path
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix on the machine's Redis that belongs to this test alone."""
+    return f"vigil-t{_run_token()}"

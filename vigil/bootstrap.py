@@ -14,11 +14,14 @@ from dataclasses import dataclass
 import anyio
 from eventsourcing.postgres import PostgresApplicationRecorder
 from nats.aio.client import Client as NatsClient
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection
+from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import Clock, system_clock
+from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
 from vigil.infrastructure.nats.records import (
@@ -77,8 +80,25 @@ async def open_streams(settings: Settings, name: str) -> AsyncIterator[Streams]:
         await client.close()
 
 
+@asynccontextmanager
+async def open_entity_history(settings: Settings) -> AsyncIterator[EntityHistory]:
+    """Redis when `VIGIL_REDIS_URL` is set (shared by every worker), else the worker's memory."""
+    if settings.features.redis_url is None:
+        yield InProcessEntityHistory()
+        return
+    redis = Redis.from_url(settings.features.redis_url)
+    try:
+        yield RedisEntityHistory(redis, settings.features.redis_key_prefix)
+    finally:
+        await redis.aclose()
+
+
 def build_score_worker(
-    settings: Settings, streams: Streams, alerts: AlertDesk, batch_size: int = 1000
+    settings: Settings,
+    streams: Streams,
+    alerts: AlertDesk,
+    history: EntityHistory,
+    batch_size: int = 1000,
 ) -> ScoreWorker:
     """Every score worker shares the durable consumer `score`, so starting more scales out."""
     return ScoreWorker(
@@ -86,6 +106,7 @@ def build_score_worker(
         dead_letters=streams.dead_letters,
         models=OnnxModelRegistry(build_model_store(settings)),
         alerts=alerts,
+        history=history,
         batch_size=batch_size,
     )
 

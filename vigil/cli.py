@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import uvloop
+
 from vigil import bootstrap
 from vigil.application.ingestion import FileIngestion, IngestReport, ingest_rows
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
@@ -37,7 +39,7 @@ def _run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> in
             loop.add_signal_handler(signum, stop.set)
         await work(stop)
 
-    asyncio.run(main())
+    uvloop.run(main())
     return 0
 
 
@@ -60,8 +62,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _score(settings: Settings, batch_size: int, stop: asyncio.Event) -> None:
     alerts = bootstrap.build_alert_desk(settings)
-    async with bootstrap.open_streams(settings, "vigil-score") as streams:
-        worker = bootstrap.build_score_worker(settings, streams, alerts, batch_size)
+    async with (
+        bootstrap.open_streams(settings, "vigil-score") as streams,
+        bootstrap.open_entity_history(settings) as history,
+    ):
+        worker = bootstrap.build_score_worker(settings, streams, alerts, history, batch_size)
         log.info("score worker consuming %s", settings.nats.subject("records", "*"))
         await worker.run(stop)
 
@@ -78,9 +83,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         entity_field=args.entity_field,
         time_field=args.time_field,
     )
-    report = asyncio.run(
-        ingest_file(settings, args.file, mapping, args.skip, args.limit, args.rate)
-    )
+    report = uvloop.run(ingest_file(settings, args.file, mapping, args.skip, args.limit, args.rate))
     print(
         f"\ningested {report.published} records from {args.file} in {report.seconds:.1f} s "
         f"({report.records_per_s:,.0f} records/s); {report.dead_lettered} dead-lettered"
@@ -187,7 +190,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             entity_field="CUSTOMER_ID",
             time_field="TX_DATETIME",
         )
-        report = asyncio.run(
+        report = uvloop.run(
             ingest_file(settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate)
         )
         print(f"\nstreamed {report.published:,} card transactions ({report.records_per_s:,.0f}/s)")

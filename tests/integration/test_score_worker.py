@@ -13,7 +13,13 @@ from vigil.infrastructure.model_store import OnnxModelRegistry
 
 from vigil.application.ingestion import FileIngestion
 from vigil.application.records import RecordEnvelope
-from vigil.bootstrap import build_alert_desk, build_model_store, build_score_worker, open_streams
+from vigil.bootstrap import (
+    build_alert_desk,
+    build_model_store,
+    build_score_worker,
+    open_entity_history,
+    open_streams,
+)
 from vigil.infrastructure.nats.records import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings
@@ -75,11 +81,14 @@ async def test_the_score_worker_raises_one_alert_per_anomalous_record_and_dead_l
         0, {**envelopes[0].data, "TRANSACTION_ID": "broken", "TX_AMOUNT": "n/a"}
     )
     alerts = build_alert_desk(settings)
-    async with open_streams(settings, "test-score") as streams:
+    async with (
+        open_streams(settings, "test-score") as streams,
+        open_entity_history(settings) as history,
+    ):
         js = streams.client.jetstream()
         await streams.publisher.publish([*envelopes, broken])
         await js.publish(settings.nats.subject("records", "cards"), b"{not json")
-        worker = build_score_worker(settings, streams, alerts, batch_size=500)
+        worker = build_score_worker(settings, streams, alerts, history, batch_size=500)
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop, wait_seconds=0.2))
         for _ in range(200):
@@ -89,12 +98,15 @@ async def test_the_score_worker_raises_one_alert_per_anomalous_record_and_dead_l
         stop.set()
         await running
 
-        raised = {
-            alerts.repository.get(n.originator_id).record_id
+        raised = [
+            alerts.repository.get(n.originator_id)
             for n in alerts.recorder.select_notifications(None, 10_000)
-        }
-        assert raised == expected_alerts(settings, envelopes)
+        ]
+        assert {a.record_id for a in raised} == expected_alerts(settings, envelopes)
         assert 0 < len(raised) < len(envelopes) * 0.05
+        # Every alert tells the analyst what its customer did in the day before, itself included.
+        assert all(a.entity_context["count_24h"] >= 1 for a in raised)
+        assert all(a.entity_context["max_TX_AMOUNT_24h"] >= a.record["TX_AMOUNT"] for a in raised)
 
         dlq = await js.pull_subscribe(
             settings.nats.subject("dlq", ">"), stream=settings.nats.stream("DLQ")
@@ -114,8 +126,11 @@ async def test_a_redelivered_record_never_raises_a_second_alert(
     settings = trained_settings
     envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
     alerts = build_alert_desk(settings)
-    async with open_streams(settings, "test-redelivery") as streams:
-        worker = build_score_worker(settings, streams, alerts)
+    async with (
+        open_streams(settings, "test-redelivery") as streams,
+        open_entity_history(settings) as history,
+    ):
+        worker = build_score_worker(settings, streams, alerts, history)
         first = await worker.process([RedeliveredRecord(e.to_json()) for e in envelopes])
         again = [RedeliveredRecord(e.to_json()) for e in envelopes]
         second = await worker.process(again)

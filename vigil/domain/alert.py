@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -57,6 +57,8 @@ class Detection:
     entity_id: str | None
     record: dict[str, Any]
     occurred_at: datetime | None = None
+    entity_context: dict[str, float] = field(default_factory=dict)
+    """What the entity did in the windows ending at this record (counts, means, maxima)."""
 
     @property
     def alert_id(self) -> UUID:
@@ -90,6 +92,7 @@ class Alert(Aggregate):
         entity_id: str | None
         record: dict[str, Any]
         occurred_at: datetime | None
+        entity_context: dict[str, float]
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class Alert(Aggregate):
         entity_id: str | None,
         record: dict[str, Any],
         occurred_at: datetime | None,
+        entity_context: dict[str, float],
     ) -> None:
         self.tenant_id = tenant_id
         self.raised_by = actor
@@ -118,6 +122,7 @@ class Alert(Aggregate):
         self.entity_id = entity_id
         self.record = record
         self.occurred_at = occurred_at
+        self.entity_context = entity_context
         self.status = AlertStatus.OPEN
         self.assignee: str | None = None
         self.escalation_level = 0
@@ -141,6 +146,7 @@ class Alert(Aggregate):
             entity_id=detection.entity_id,
             record=detection.record,
             occurred_at=detection.occurred_at,
+            entity_context=detection.entity_context,
         )
 
     @property

@@ -12,9 +12,10 @@ import anyio
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.detection import ModelRegistry, NoChampion
+from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope
-from vigil.application.scoring import ScoredBatch, score_batch
+from vigil.application.scoring import ScoredBatch, score_batch, with_entity_context
 from vigil.domain.alert import Detection
 
 log = logging.getLogger("vigil.workers.score")
@@ -42,9 +43,11 @@ class ScoreWorker:
         dead_letters: DeadLetters,
         models: ModelRegistry,
         alerts: AlertDesk,
+        history: EntityHistory,
         batch_size: int = 1000,
     ) -> None:
         self.feed = feed
+        self.history = history
         self.dead_letters = dead_letters
         self.models = models
         self.alerts = alerts
@@ -74,8 +77,8 @@ class ScoreWorker:
             batch = await self._score(source, items, report)
             if batch is None:
                 continue
-            report.scored += batch.scored
-            detections += batch.detections
+            report.scored += len(batch.scored)
+            detections += await with_entity_context(batch, self.history)
             delivery_of = {id(envelope): delivery for delivery, envelope in items}
             rejected = {id(envelope) for envelope, _ in batch.rejections}
             scored += [d for d, e in items if id(e) not in rejected]
@@ -95,11 +98,15 @@ class ScoreWorker:
             log.exception(
                 "raising %d alerts failed; %d records redelivered", len(detections), len(scored)
             )
-            await asyncio.gather(*(d.nak(delay=RETRY_SECONDS) for d in scored))
+            for delivery in scored:
+                await delivery.nak(delay=RETRY_SECONDS)
             report.deferred += len(scored)
             return
         report.alerts_raised, report.already_raised = outcome.raised, outcome.already_raised
-        await asyncio.gather(*(d.ack() for d in scored))
+        # An ack only queues a few bytes on the connection; awaiting each in turn is cheaper
+        # than a task per message.
+        for delivery in scored:
+            await delivery.ack()
 
     async def _score(
         self, source: str, items: list[tuple[Delivery, RecordEnvelope]], report: BatchReport
@@ -109,7 +116,8 @@ class ScoreWorker:
         except NoChampion:
             log.warning("no model for source %s yet; %d records wait", source, len(items))
             report.deferred += len(items)
-            await asyncio.gather(*(d.nak(delay=RETRY_SECONDS) for d, _ in items))
+            for delivery, _ in items:
+                await delivery.nak(delay=RETRY_SECONDS)
             return None
         envelopes = [e for _, e in items]
         return await anyio.to_thread.run_sync(score_batch, envelopes, detector)
