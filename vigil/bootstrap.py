@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 from eventsourcing.postgres import PostgresApplicationRecorder
+from litestar import Litestar
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +34,8 @@ from vigil.infrastructure.projection_runner import EventStoreListener, Projectio
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
 from vigil.infrastructure.read_model.engine import create_read_engine
-from vigil.infrastructure.settings import Settings
+from vigil.infrastructure.settings import Settings, secret_key
+from vigil.web.app import WebDeps, create_app
 from vigil.workers import project
 from vigil.workers.score import ScoreWorker
 
@@ -150,3 +152,22 @@ async def run_projection_worker(settings: Settings, stop: asyncio.Event) -> None
     finally:
         await engine.dispose()
         app.close()
+
+
+# The web interface ------------------------------------------------------------------------------
+
+
+def build_web_app(settings: Settings) -> Litestar:
+    """The API and console on the configured stores, with their own read-model connection pool."""
+    desk = build_alert_desk(settings)
+    engine = build_read_engine(settings)
+    deps = WebDeps(
+        alert_desk=desk,
+        alert_queue=build_alert_queue(settings, engine),
+        tenant_id=settings.server.default_tenant,
+        actor=settings.server.demo_actor,
+        csrf_secret=secret_key(settings),
+        on_startup=[lambda: migrate.upgrade(engine)],
+        on_shutdown=[engine.dispose, desk.close],
+    )
+    return create_app(deps)

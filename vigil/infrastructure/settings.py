@@ -6,6 +6,7 @@ embedded ones: SQLite files under the data directory, an embedded NATS server, i
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -124,6 +125,25 @@ class ServerSettings(BaseSettings):
     port: int = 8000
     default_tenant: str = "default"
     """Tenant of a single-team install; every aggregate, row and message carries one."""
+
+    secret_key: str | None = None
+    """Signs console CSRF tokens (and sessions later); the same in every server process.
+    Unset, the embedded default keeps a random one in `<data_dir>/secret.key`."""
+
+    demo_actor: str = "demo-analyst"
+    """Who console and GraphQL commands are recorded as until identity arrives (issue 4)."""
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured secret, or the data directory's own, made once and kept private."""
+    if settings.server.secret_key:
+        return settings.server.secret_key
+    path = settings.storage.data_dir / "secret.key"
+    if not path.exists():
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,282 @@
+"""The analyst console: the queue, an alert's page and the Acknowledge form, on real stores."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.application.alert_desk import AlertDesk
+from vigil.bootstrap import (
+    build_alert_desk,
+    build_alert_queue,
+    build_projection_runner,
+    build_read_engine,
+)
+from vigil.domain.alert import Detection, Severity
+from vigil.infrastructure.read_model import migrate
+from vigil.infrastructure.settings import Settings
+from vigil.web.alert_pages import PAGE_SIZE
+from vigil.web.app import WebDeps, create_app
+
+TENANT = "acme"
+ANALYST = "demo-analyst"
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def clock() -> Any:
+    ticks = iter(range(1_000_000))
+    return lambda: T0 + timedelta(seconds=next(ticks))
+
+
+def detections(
+    count: int, start: int = 0, tenant_id: str = TENANT, severity: Severity = Severity.HIGH
+) -> list[Detection]:
+    return [
+        Detection(
+            tenant_id=tenant_id,
+            source="cards",
+            record_id=f"tx-{n}",
+            model_line="cards-iforest",
+            model_version="ab" * 32,
+            score=0.8125,
+            threshold=0.6,
+            severity=severity,
+            entity_id=f"customer-{n}",
+            record={"TX_AMOUNT": 912.5, "TERMINAL_ID": f"terminal-{n}"},
+            occurred_at=T0,
+        )
+        for n in range(start, start + count)
+    ]
+
+
+@pytest.fixture
+def desk(sqlite_settings: Settings) -> Iterator[AlertDesk]:
+    app = build_alert_desk(sqlite_settings, clock=clock())
+    yield app
+    app.close()
+
+
+@pytest.fixture
+async def projection_engine(sqlite_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = build_read_engine(sqlite_settings)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def project(sqlite_settings: Settings, desk: AlertDesk, projection_engine: AsyncEngine) -> Any:
+    async def catch_up() -> None:
+        await build_projection_runner(sqlite_settings, desk, projection_engine).catch_up()
+
+    return catch_up
+
+
+@pytest.fixture
+def startup_saw() -> list[bool]:
+    return []
+
+
+@pytest.fixture
+async def client(
+    sqlite_settings: Settings,
+    desk: AlertDesk,
+    projection_engine: AsyncEngine,
+    startup_saw: list[bool],
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    engine = build_read_engine(sqlite_settings)
+
+    def record_readiness(app: Litestar) -> None:
+        startup_saw.append(bool(app.state.get("ready", False)))
+
+    deps = WebDeps(
+        alert_desk=desk,
+        alert_queue=build_alert_queue(sqlite_settings, engine),
+        tenant_id=TENANT,
+        actor=ANALYST,
+        csrf_secret="console-test-secret",
+        on_startup=[record_readiness],
+        on_shutdown=[engine.dispose],
+    )
+    async with AsyncTestClient(create_app(deps)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def raised_alert(desk: AlertDesk, project: Any) -> Detection:
+    (detection,) = detections(1)
+    desk.raise_alerts([detection])
+    await project()
+    return detection
+
+
+async def csrf_token(client: AsyncTestClient[Any], path: str) -> str:
+    page = await client.get(path)
+    match = CSRF_INPUT.search(page.text)
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+async def test_healthz_answers_ok_once_every_startup_hook_has_run(
+    client: AsyncTestClient[Any], startup_saw: list[bool]
+) -> None:
+    response = await client.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert startup_saw == [False]
+
+
+async def test_the_queue_lists_the_tenants_alerts_with_counts(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+) -> None:
+    desk.raise_alerts(detections(3))
+    desk.raise_alerts(detections(1, start=50, tenant_id="other"))
+    desk.acknowledge(TENANT, detections(1)[0].alert_id, "ann")
+    await project()
+
+    page = await client.get("/")
+
+    assert page.status_code == 200
+    assert all(f">tx-{n}</a>" in page.text for n in range(3))
+    assert "tx-50" not in page.text
+    assert "3 alerts" in page.text
+    assert re.search(r'Open <span class="count">2</span>', page.text)
+    assert re.search(r'Acknowledged <span class="count">1</span>', page.text)
+    assert "/static/console.css" in page.text
+
+
+async def test_the_queue_filters_by_status_and_severity(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+) -> None:
+    desk.raise_alerts(detections(2, severity=Severity.CRITICAL))
+    desk.raise_alerts(detections(2, start=2, severity=Severity.MEDIUM))
+    desk.acknowledge(TENANT, detections(1)[0].alert_id, "ann")
+    await project()
+
+    page = await client.get("/", params={"status": "open", "severity": "critical"})
+    refused = await client.get("/", params={"severity": "apocalyptic"})
+
+    assert re.findall(r">(tx-\d+)</a>", page.text) == ["tx-1"]
+    assert refused.status_code == 400
+    assert "severity" in refused.text
+
+
+async def test_the_queue_links_to_the_next_page_when_there_is_one(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+) -> None:
+    desk.raise_alerts(detections(PAGE_SIZE + 3))
+    await project()
+
+    first = await client.get("/")
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+    assert next_link is not None
+    second = await client.get(next_link.group(1).replace("&amp;", "&"))
+
+    assert len(re.findall(r">(tx-\d+)</a>", first.text)) == PAGE_SIZE
+    assert len(re.findall(r">(tx-\d+)</a>", second.text)) == 3
+    assert 'rel="next"' not in second.text
+    assert "First page" in second.text
+
+
+async def test_the_detail_page_shows_the_record_scores_and_timeline(
+    client: AsyncTestClient[Any], raised_alert: Detection
+) -> None:
+    page = await client.get(f"/alerts/{raised_alert.alert_id}")
+
+    assert page.status_code == 200
+    assert "TERMINAL_ID" in page.text
+    assert "terminal-0" in page.text
+    assert "0.8125" in page.text
+    assert "0.6000" in page.text
+    assert "cards-iforest" in page.text
+    assert "<td>Raised</td>" in page.text
+    assert "system:detector" in page.text
+
+
+async def test_acknowledging_without_a_csrf_token_is_refused(
+    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+) -> None:
+    await client.get(f"/alerts/{raised_alert.alert_id}")  # a CSRF cookie, but no token
+
+    response = await client.post(
+        f"/alerts/{raised_alert.alert_id}/acknowledge", data={"note": "forged"}
+    )
+
+    assert response.status_code == 403
+    assert [e.event for e in desk.timeline(TENANT, raised_alert.alert_id)] == ["Raised"]
+
+
+async def test_acknowledging_with_the_token_records_it_and_redirects_to_the_alert(
+    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+) -> None:
+    path = f"/alerts/{raised_alert.alert_id}"
+    token = await csrf_token(client, path)
+
+    response = await client.post(
+        f"{path}/acknowledge",
+        data={"note": "looking", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    shown = await client.get(response.headers["location"])
+
+    assert (response.status_code, response.headers["location"]) == (303, path)
+    timeline = desk.timeline(TENANT, raised_alert.alert_id)
+    assert [(e.event, e.actor) for e in timeline] == [
+        ("Raised", "system:detector"),
+        ("Acknowledged", ANALYST),
+    ]
+    assert "<td>Acknowledged</td>" in shown.text
+    assert ANALYST in shown.text
+
+
+async def test_a_refused_acknowledgement_shows_the_reason_next_to_the_form(
+    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+) -> None:
+    desk.acknowledge(TENANT, raised_alert.alert_id, "ann")
+    path = f"/alerts/{raised_alert.alert_id}"
+    token = await csrf_token(client, path)
+
+    response = await client.post(f"{path}/acknowledge", data={"_csrf_token": token})
+
+    assert response.status_code == 409
+    assert re.search(r'class="error"[^>]*>[^<]*already acknowledged', response.text)
+
+
+@pytest.mark.parametrize("alert_id", [str(uuid.uuid4()), "not-an-alert-id"])
+async def test_an_unknown_alert_gets_the_not_found_page(
+    client: AsyncTestClient[Any], alert_id: str
+) -> None:
+    response = await client.get(f"/alerts/{alert_id}")
+
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in response.text
+    assert "Back to the alert queue" in response.text
+
+
+async def test_another_tenants_alert_is_not_found(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+) -> None:
+    (theirs,) = detections(1, tenant_id="other")
+    desk.raise_alerts([theirs])
+    await project()
+
+    response = await client.get(f"/alerts/{theirs.alert_id}")
+
+    assert response.status_code == 404
+
+
+async def test_graphql_is_not_behind_the_consoles_csrf_check(
+    client: AsyncTestClient[Any],
+) -> None:
+    response = await client.post("/graphql", json={"query": "{ alerts { totalCount } }"})
+
+    assert response.json() == {"data": {"alerts": {"totalCount": 0}}}

@@ -1,0 +1,1 @@
+"""The GraphQL interface: strawberry types, queries and mutations, organised by feature."""

@@ -1,0 +1,83 @@
+"""Reading the alert queue: pages of alerts and one alert, from the read model only."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import strawberry
+from graphql import GraphQLError
+
+from vigil.application.alert_queue import AlertQueueFilter
+from vigil.domain.errors import InvalidCommand
+from vigil.graphql.alerts.cursors import InvalidCursor, read_page
+from vigil.graphql.alerts.types import (
+    Alert,
+    AlertConnection,
+    AlertEdge,
+    AlertStatus,
+    PageInfo,
+    Severity,
+)
+from vigil.graphql.context import Info
+
+MAX_PAGE_SIZE = 500
+
+
+def invalid_argument(field: str, reason: str) -> GraphQLError:
+    """A refused argument, named in the message and in `extensions.field` for clients."""
+    return GraphQLError(
+        f"{field}: {reason}", extensions={"code": "INVALID_ARGUMENT", "field": field}
+    )
+
+
+def parse_alert_id(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class AlertQueries:
+    @strawberry.field(description="The caller's alert queue, newest first.")
+    async def alerts(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        status: AlertStatus | None = None,
+        severity: Severity | None = None,
+    ) -> AlertConnection:
+        if not 1 <= first <= MAX_PAGE_SIZE:
+            raise invalid_argument("first", f"must be between 1 and {MAX_PAGE_SIZE}, got {first}")
+        ctx = info.context
+        where = AlertQueueFilter(
+            tenant_id=ctx.tenant_id,
+            status=None if status is None else str(status),
+            severity=None if severity is None else str(severity),
+        )
+        try:
+            result = await read_page(ctx.alert_queue, where, first, after)
+        except InvalidCursor:
+            raise invalid_argument("after", "is not a cursor this API handed out") from None
+        except InvalidCommand as error:
+            raise invalid_argument(error.field, error.reason) from None
+        edges = [
+            AlertEdge(node=Alert.from_row(row), cursor=cursor)
+            for row, cursor in zip(result.page.rows, result.edge_cursors, strict=True)
+        ]
+        return AlertConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=result.page.has_next_page, end_cursor=result.end_cursor
+            ),
+            total_count=result.page.total,
+        )
+
+    @strawberry.field(description="One alert of the caller's tenant; null if there is none.")
+    async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
+        alert_id = parse_alert_id(id)
+        if alert_id is None:
+            return None
+        row = await info.context.alert_queue.get(info.context.tenant_id, alert_id)
+        return None if row is None else Alert.from_row(row)

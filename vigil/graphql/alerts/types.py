@@ -1,0 +1,164 @@
+"""The Alert type and its timeline, built from the queue's read model or a command's result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from vigil.application.alert_desk import TimelineEntry as TimelineEntryRecord
+from vigil.application.alert_queue import AlertRow
+from vigil.domain import alert as domain
+from vigil.graphql.context import Info
+
+# The domain's enums are the API's: strawberry marks the classes in place, so annotations
+# below can name them as the types they are.
+AlertStatus = domain.AlertStatus
+Severity = domain.Severity
+strawberry.enum(AlertStatus)
+strawberry.enum(Severity)
+
+
+def jsonable(value: Any) -> Any:
+    """Event payloads hold datetimes and UUIDs, which the JSON scalar would not encode."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Enum):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return jsonable(asdict(value))
+    return value
+
+
+@strawberry.type(description="One thing that happened to an alert, read from the event store.")
+class TimelineEntry:
+    version: int
+    event: str
+    actor: str
+    at: datetime
+    details: JSON
+
+    @classmethod
+    def from_record(cls, entry: TimelineEntryRecord) -> TimelineEntry:
+        return cls(
+            version=entry.version,
+            event=entry.event,
+            actor=entry.actor,
+            at=entry.at,
+            details=jsonable(entry.details),
+        )
+
+
+@strawberry.type(description="A record a detector flagged, and where the analysts are with it.")
+class Alert:
+    alert_id: strawberry.Private[UUID]
+    id: strawberry.ID
+    source: str
+    record_id: str
+    model_line: str
+    model_version: str
+    score: float
+    threshold: float
+    severity: Severity
+    status: AlertStatus
+    entity_id: str | None
+    assignee: str | None
+    escalation_level: int
+    comment_count: int
+    raised_at: datetime
+    updated_at: datetime
+    occurred_at: datetime | None
+
+    @strawberry.field(description="Every event of the alert, oldest first.")
+    async def timeline(self, info: Info) -> list[TimelineEntry]:
+        entries = await info.context.timelines.load(self.alert_id)
+        return [TimelineEntry.from_record(e) for e in entries]
+
+    @strawberry.field(description="The record as the detector saw it, from the Raised event.")
+    async def record(self, info: Info) -> JSON | None:
+        return await self._raised_detail(info, "record")
+
+    @strawberry.field(
+        description="What the entity did in the 1h, 24h and 7d ending at this record: "
+        "count_<window>, mean_<field>_<window>, max_<field>_<window>."
+    )
+    async def entity_context(self, info: Info) -> JSON | None:
+        return await self._raised_detail(info, "entity_context")
+
+    async def _raised_detail(self, info: Info, key: str) -> Any:
+        entries = await info.context.timelines.load(self.alert_id)
+        raised = next((e for e in entries if e.event == domain.Alert.Raised.__name__), None)
+        return None if raised is None else jsonable(raised.details.get(key))
+
+    @classmethod
+    def from_row(cls, row: AlertRow) -> Alert:
+        return cls(
+            alert_id=row.id,
+            id=strawberry.ID(str(row.id)),
+            source=row.source,
+            record_id=row.record_id,
+            model_line=row.model_line,
+            model_version=row.model_version,
+            score=row.score,
+            threshold=row.threshold,
+            severity=domain.Severity(row.severity),
+            status=domain.AlertStatus(row.status),
+            entity_id=row.entity_id,
+            assignee=row.assignee,
+            escalation_level=row.escalation_level,
+            comment_count=row.comment_count,
+            raised_at=row.raised_at,
+            updated_at=row.updated_at,
+            occurred_at=row.occurred_at,
+        )
+
+    @classmethod
+    def from_aggregate(cls, alert: domain.Alert) -> Alert:
+        """The state a command just saved, which the read model may not have caught up with."""
+        return cls(
+            alert_id=alert.id,
+            id=strawberry.ID(str(alert.id)),
+            source=alert.source,
+            record_id=alert.record_id,
+            model_line=alert.model_line,
+            model_version=alert.model_version,
+            score=alert.score,
+            threshold=alert.threshold,
+            severity=alert.severity,
+            status=alert.status,
+            entity_id=alert.entity_id,
+            assignee=alert.assignee,
+            escalation_level=alert.escalation_level,
+            comment_count=alert.comment_count,
+            raised_at=alert.created_on,
+            updated_at=alert.modified_on,
+            occurred_at=alert.occurred_at,
+        )
+
+
+@strawberry.type
+class AlertEdge:
+    node: Alert
+    cursor: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of the alert queue, newest first.")
+class AlertConnection:
+    edges: list[AlertEdge]
+    page_info: PageInfo
+    total_count: int

@@ -1,0 +1,38 @@
+"""The typed context every resolver receives: the use cases, the read model, who and for whom."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.litestar import BaseContext
+
+from vigil.application.alert_desk import AlertDesk, TimelineEntry
+from vigil.application.alert_queue import AlertQueue
+from vigil.graphql.alerts.loaders import timeline_loader
+
+
+class VigilContext(BaseContext, kw_only=True):
+    """Built per request, so loaders never share a cache between callers or tenants."""
+
+    alert_desk: AlertDesk
+    alert_queue: AlertQueue
+    tenant_id: str
+    actor: str
+    timelines: DataLoader[UUID, list[TimelineEntry]]
+
+
+Info = strawberry.Info[VigilContext, None]
+
+
+def make_context(
+    alert_desk: AlertDesk, alert_queue: AlertQueue, tenant_id: str, actor: str
+) -> VigilContext:
+    return VigilContext(
+        alert_desk=alert_desk,
+        alert_queue=alert_queue,
+        tenant_id=tenant_id,
+        actor=actor,
+        timelines=timeline_loader(alert_desk, tenant_id),
+    )

@@ -1,0 +1,98 @@
+"""The app factory: the one place the Litestar app is assembled from what bootstrap built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+from strawberry.litestar import make_graphql_controller
+
+from vigil.application.alert_desk import AlertDesk
+from vigil.application.alert_queue import AlertQueue
+from vigil.graphql.context import VigilContext, make_context
+from vigil.graphql.schema import schema
+from vigil.web.console import AlertConsole
+from vigil.web.errors import exception_handlers
+from vigil.web.health import healthz, mark_ready, mark_stopping
+
+HERE = Path(__file__).parent
+
+LifespanHook = Callable[..., Any]
+"""Called with no arguments or with the app; may be a coroutine function."""
+
+CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
+"""JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
+
+
+@dataclass
+class WebDeps:
+    """What the web interface needs from the composition root."""
+
+    alert_desk: AlertDesk
+    alert_queue: AlertQueue
+    tenant_id: str
+    actor: str
+    """Who console and GraphQL commands are recorded as, until identity arrives."""
+    csrf_secret: str
+    """Signs the console's CSRF tokens; keep it stable across processes behind one address."""
+    on_startup: list[LifespanHook] = field(default_factory=list)
+    on_shutdown: list[LifespanHook] = field(default_factory=list)
+    debug: bool = False
+
+
+def create_app(deps: WebDeps) -> Litestar:
+    handlers: list[ControllerRouterHandler] = [
+        healthz,
+        AlertConsole,
+        _graphql_controller(deps),
+        create_static_files_router(path="/static", directories=[HERE / "static"]),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        dependencies=_console_dependencies(deps),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        csrf_config=CSRFConfig(secret=deps.csrf_secret, exclude=CSRF_EXEMPT, cookie_httponly=True),
+        exception_handlers=exception_handlers(),
+        # Readiness is marked after every hook of the composition root has run, and withdrawn
+        # before any of them tears down, so a load balancer never routes to a half-ready app.
+        on_startup=[*deps.on_startup, mark_ready],
+        on_shutdown=[mark_stopping, *deps.on_shutdown],
+        # No OpenAPI pages yet: Litestar's Swagger and ReDoc pages load from a CDN as well.
+        openapi_config=None,
+        debug=deps.debug,
+    )
+
+
+def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
+    def constant(value: object) -> Provide:
+        def provide() -> object:
+            return value
+
+        return Provide(provide, use_cache=True, sync_to_thread=False)
+
+    return {
+        "alert_desk": constant(deps.alert_desk),
+        "alert_queue": constant(deps.alert_queue),
+        "tenant_id": constant(deps.tenant_id),
+        "actor": constant(deps.actor),
+    }
+
+
+def _graphql_controller(deps: WebDeps) -> type:
+    async def context_getter() -> VigilContext:
+        return make_context(deps.alert_desk, deps.alert_queue, deps.tenant_id, deps.actor)
+
+    # graphql_ide=None: strawberry's GraphiQL page loads its scripts from a CDN, which an
+    # air-gapped install cannot reach; the IDE returns once its assets are served locally.
+    return make_graphql_controller(
+        schema, path="/graphql", graphql_ide=None, context_getter=context_getter
+    )
