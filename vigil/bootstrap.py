@@ -161,13 +161,17 @@ def build_web_app(settings: Settings) -> Litestar:
     """The API and console on the configured stores, with their own read-model connection pool."""
     desk = build_alert_desk(settings)
     engine = build_read_engine(settings)
+
+    async def upgrade_schema() -> None:
+        await migrate.upgrade(engine)
+
     deps = WebDeps(
         alert_desk=desk,
         alert_queue=build_alert_queue(settings, engine),
         tenant_id=settings.server.default_tenant,
         actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),
-        on_startup=[lambda: migrate.upgrade(engine)],
+        on_startup=[upgrade_schema],
         on_shutdown=[engine.dispose, desk.close],
     )
     return create_app(deps)

@@ -8,7 +8,7 @@ import itertools
 import logging
 import signal
 import sys
-import time
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings, get_settings
 
 log = logging.getLogger("vigil")
+
+LABEL_COLUMNS = ("TX_FRAUD", "TX_FRAUD_SCENARIO")
+"""The demo data set's label and fraud scenario: used to evaluate, never shown or scored."""
 
 
 def _split(value: str | None) -> list[str]:
@@ -82,6 +85,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         id_field=args.id_field,
         entity_field=args.entity_field,
         time_field=args.time_field,
+        dropped=frozenset(_split(args.drop)),
     )
     report = uvloop.run(ingest_file(settings, args.file, mapping, args.skip, args.limit, args.rate))
     print(
@@ -130,40 +134,51 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_platform(settings: Settings, then: Callable[[], None] | None = None) -> int:
-    """The whole platform: embedded NATS when no URL is set, the API and console, every worker."""
+    """The whole platform: embedded NATS when no URL is set, the API and console, every worker.
+
+    Ctrl-C or SIGTERM stops the API and the workers first, then the embedded NATS server.
+    """
+    stop = threading.Event()
+    _stop_on_signals(stop)
     embedded = None
     if settings.nats.is_embedded:
         embedded = EmbeddedNats(settings.storage.data_dir / "nats", settings.nats.embedded_port)
         embedded.start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         bootstrap.upgrade_read_model(settings)
         with Supervisor() as supervisor:
-            supervisor.start(
-                "api", "serve", "--host", settings.server.host, "--port", str(settings.server.port)
-            )
-            supervisor.start("score", "worker", "score")
-            supervisor.start("project", "worker", "project")
-            base = f"http://{settings.server.host}:{settings.server.port}"
-            supervisor.wait_until_healthy(f"{base}/healthz")
-            print(
-                f"\nVigil is running.\n  console  {base}/\n  GraphQL  {base}/graphql\n", flush=True
-            )
-            if then is not None:
+            _start_platform(supervisor, settings)
+            if then is not None and not stop.is_set():
                 then()
+                _stop_on_signals(stop)  # an event loop run by `then` may have taken them over
             print("Press Ctrl-C to stop.", flush=True)
-            while True:
+            while not stop.wait(0.5):
                 supervisor.check()
-                time.sleep(0.5)
+            print("\nstopping Vigil ...", flush=True)
     except KeyboardInterrupt:
-        print("\nstopping Vigil ...")
-        return 0
+        print("\nstopping Vigil ...", flush=True)
     except ProcessDied as died:
         log.error("%s; stopping the platform", died)
         return 1
     finally:
         if embedded is not None:
             embedded.stop()
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+
+def _start_platform(supervisor: Supervisor, settings: Settings) -> None:
+    host, port = settings.server.host, str(settings.server.port)
+    supervisor.start("api", "serve", "--host", host, "--port", port)
+    supervisor.start("score", "worker", "score")
+    supervisor.start("project", "worker", "project")
+    base = f"http://{host}:{port}"
+    supervisor.wait_until_healthy(f"{base}/healthz")
+    print(f"\nVigil is running.\n  console  {base}/\n  GraphQL  {base}/graphql\n", flush=True)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,6 +204,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             id_field="TRANSACTION_ID",
             entity_field="CUSTOMER_ID",
             time_field="TX_DATETIME",
+            # Ground truth arrives as labels from casework, never inside the record.
+            dropped=frozenset(LABEL_COLUMNS),
         )
         report = uvloop.run(
             ingest_file(settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate)
@@ -224,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--entity-field", default=None, help="column naming the entity, e.g. a customer"
     )
     ingest.add_argument("--time-field", default=None, help="column holding the event time")
+    ingest.add_argument("--drop", default=None, help="comma-separated columns never to publish")
     ingest.add_argument("--skip", type=int, default=0, help="rows to skip first")
     ingest.add_argument("--limit", type=int, default=None, help="rows to publish at most")
     ingest.add_argument("--rate", type=float, default=None, help="records per second at most")

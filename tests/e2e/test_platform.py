@@ -50,6 +50,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def vigil(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vigil", *args],
@@ -91,6 +96,9 @@ def running_platform(platform_env: dict[str, str], tmp_path: Path) -> Iterator[s
         code = process.wait(timeout=30)
         log.close()
         assert code == 0, (tmp_path / "platform.log").read_text()[-3000:]
+        # Every process it started went with it: nothing answers on its ports any more.
+        for port in (platform_env["VIGIL_PORT"], platform_env["VIGIL_NATS_EMBEDDED_PORT"]):
+            assert not answers(int(port)), f"something still listens on {port}"
 
 
 def wait_for(ready: Any, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -73,3 +73,10 @@ def test_a_message_that_is_not_an_envelope_names_the_field_at_fault(raw: bytes, 
     with pytest.raises(MalformedRecord) as caught:
         RecordEnvelope.from_json(raw)
     assert caught.value.field == field
+
+
+def test_dropped_columns_never_enter_the_envelope() -> None:
+    without_label = FileIngestion(
+        tenant_id="default", source="cards", origin="tx.csv", dropped=frozenset({"TX_FRAUD"})
+    )
+    assert "TX_FRAUD" not in without_label.envelope(1, {**ROW, "TX_FRAUD": 1}).data

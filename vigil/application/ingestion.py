@@ -30,13 +30,15 @@ class FileIngestion:
     id_field: str | None = None
     entity_field: str | None = None
     time_field: str | None = None
+    dropped: frozenset[str] = frozenset()
+    """Columns that never enter the platform, such as a label an analyst must not see."""
 
     def envelope(self, line: int, row: Mapping[str, Any]) -> RecordEnvelope:
         return RecordEnvelope(
             tenant_id=self.tenant_id,
             source=self.source,
             record_id=self._record_id(line, row),
-            data=dict(row),
+            data={k: v for k, v in row.items() if k not in self.dropped},
             entity_id=_text(row.get(self.entity_field)) if self.entity_field else None,
             occurred_at=self._occurred_at(row),
         )

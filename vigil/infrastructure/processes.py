@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -14,8 +16,22 @@ from types import TracebackType
 log = logging.getLogger("vigil.processes")
 
 
+PR_SET_PDEATHSIG = 1
+
+
 class ProcessDied(RuntimeError):
     pass
+
+
+def detach_from_terminal_and_die_with_parent() -> None:
+    """Runs in a child before exec: Ctrl-C reaches only the supervisor, which stops the children
+    in order, and a supervisor that is killed outright takes its children with it (Linux)."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the supervisor's own stop_all() still ends every child it started
 
 
 class Supervisor:
@@ -28,7 +44,9 @@ class Supervisor:
     def start(self, name: str, *args: str) -> None:
         command = [sys.executable, "-m", "vigil", *args]
         log.info("starting %s: %s", name, " ".join(args))
-        self.children[name] = subprocess.Popen(command, env=self.env)  # noqa: S603 - our own command
+        self.children[name] = subprocess.Popen(  # noqa: S603 - our own command
+            command, env=self.env, preexec_fn=detach_from_terminal_and_die_with_parent
+        )
 
     def check(self) -> None:
         for name, child in self.children.items():

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from vigil.infrastructure.processes import detach_from_terminal_and_die_with_parent
+
 
 class EmbeddedNatsError(RuntimeError):
     pass
@@ -50,7 +52,9 @@ class EmbeddedNats:
         log = self.store_dir / "nats-server.log"
         command = [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port), "-js"]
         command += ["-sd", str(self.store_dir), "-l", str(log)]
-        self._process = subprocess.Popen(command)  # noqa: S603 - our own binary, our own arguments
+        self._process = subprocess.Popen(  # noqa: S603 - our own binary, our own arguments
+            command, preexec_fn=detach_from_terminal_and_die_with_parent
+        )
         deadline = time.monotonic() + timeout
         while not port_answers(self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
