@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
-from vigil.infrastructure.model_store import OnnxModelRegistry
 
 from vigil.application.ingestion import FileIngestion
 from vigil.application.records import RecordEnvelope
@@ -20,6 +18,8 @@ from vigil.bootstrap import (
     open_entity_history,
     open_streams,
 )
+from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.model_store import OnnxModelRegistry
 from vigil.infrastructure.nats.records import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings

@@ -34,4 +34,5 @@ def test_the_domain_takes_nothing_from_eventsourcing_but_its_domain_module() -> 
                 imported.add(node.module)
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
-    assert {name for name in imported if name.startswith("eventsourcing")} <= {"eventsourcing.domain"}
+    from_eventsourcing = {name for name in imported if name.startswith("eventsourcing")}
+    assert from_eventsourcing <= {"eventsourcing.domain"}

@@ -64,7 +64,8 @@ def test_a_row_with_a_bad_event_time_is_refused_naming_the_field() -> None:
         (b'{"tenant_id": "t", "source": "cards", "data": {}}', "record_id"),
         (b'{"tenant_id": "t", "source": "cards", "record_id": "1", "data": []}', "data"),
         (
-            b'{"tenant_id": "t", "source": "cards", "record_id": "1", "data": {}, "occurred_at": 5}',
+            b'{"tenant_id": "t", "source": "cards", "record_id": "1", "data": {}, '
+            b'"occurred_at": 5}',
             "occurred_at",
         ),
     ],
