@@ -53,17 +53,18 @@ class AlertDesk(Application[UUID]):
         """Saves one alert per detection in one transaction; a redelivered record raises nothing."""
         at = self.clock()
         unique = {d.alert_id: d for d in detections}
-        alerts = [Alert.raise_from(d, actor, at) for d in unique.values()]
-        if not alerts:
+        if not unique:
             return RaiseOutcome(0, len(detections))
         try:
-            self.save(*alerts)
+            self.save(*(Alert.raise_from(d, actor, at) for d in unique.values()))
         except IntegrityError:
-            fresh = [a for a in alerts if a.id not in self.repository]
-            if fresh:
-                self.save(*fresh)
-            return RaiseOutcome(len(fresh), len(detections) - len(fresh))
-        return RaiseOutcome(len(alerts), len(detections) - len(alerts))
+            # Some were raised before (a redelivery). The failed save consumed the new alerts'
+            # pending events, so the ones still missing are raised afresh.
+            missing = [d for alert_id, d in unique.items() if alert_id not in self.repository]
+            if missing:
+                self.save(*(Alert.raise_from(d, actor, at) for d in missing))
+            return RaiseOutcome(len(missing), len(detections) - len(missing))
+        return RaiseOutcome(len(unique), len(detections) - len(unique))
 
     def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
         """The alert as it stands; another tenant's alert answers as not found."""

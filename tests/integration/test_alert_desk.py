@@ -1,0 +1,104 @@
+"""The AlertDesk application on both event stores: the embedded SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vigil.application.alert_desk import AlertDesk
+from vigil.bootstrap import build_alert_desk
+from vigil.domain.alert import AlertStatus, Detection, Severity
+from vigil.domain.errors import AlertIsClosed, AlertNotFound
+from vigil.infrastructure.settings import Settings
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    fixture = "sqlite_settings" if request.param == "sqlite" else "postgres_settings"
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]  # pytest is untyped here
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def desk(settings: Settings, clock: Clock) -> AlertDesk:
+    return build_alert_desk(settings, clock)
+
+
+def detection(record_id: str, tenant_id: str = "default") -> Detection:
+    return Detection(
+        tenant_id=tenant_id,
+        source="cards",
+        record_id=record_id,
+        model_line="cards-iforest",
+        model_version="f" * 64,
+        score=0.4,
+        threshold=0.25,
+        severity=Severity.HIGH,
+        entity_id="customer-1",
+        record={"TX_AMOUNT": 950.0},
+        occurred_at=T0 - timedelta(minutes=3),
+        entity_context={"count_24h": 4.0},
+    )
+
+
+def test_saving_the_same_records_alert_twice_leaves_exactly_one(desk: AlertDesk) -> None:
+    first = desk.raise_alerts([detection("tx-1"), detection("tx-2")])
+    again = desk.raise_alerts([detection("tx-2"), detection("tx-3")])
+    assert (first.raised, first.already_raised) == (2, 0)
+    assert (again.raised, again.already_raised) == (1, 1)
+    raised = desk.recorder.select_notifications(None, 100)
+    assert sorted(desk.repository.get(n.originator_id).record_id for n in raised) == [
+        "tx-1",
+        "tx-2",
+        "tx-3",
+    ]
+
+
+def test_an_alert_comes_back_from_the_store_as_it_was_left(
+    settings: Settings, desk: AlertDesk, clock: Clock
+) -> None:
+    alert_id = detection("tx-1").alert_id
+    desk.raise_alerts([detection("tx-1")])
+    clock.now = T0 + timedelta(minutes=2)
+    desk.acknowledge("default", alert_id, "ann", "calling the cardholder")
+    desk.resolve("default", alert_id, "ann", "cardholder confirmed the purchase")
+
+    reloaded = build_alert_desk(settings).get_alert("default", alert_id)
+    assert reloaded.status is AlertStatus.RESOLVED
+    assert reloaded.entity_context == {"count_24h": 4.0}
+    timeline = desk.timeline("default", alert_id)
+    assert [(e.event, e.actor) for e in timeline] == [
+        ("Raised", "system:detector"),
+        ("Acknowledged", "ann"),
+        ("Resolved", "ann"),
+    ]
+    assert [e.at for e in timeline] == [T0, T0 + timedelta(minutes=2), T0 + timedelta(minutes=2)]
+    with pytest.raises(AlertIsClosed):
+        desk.comment("default", alert_id, "bob", "one more thing")
+    assert len(desk.timeline("default", alert_id)) == 3
+
+
+def test_another_tenants_alert_answers_as_not_found(desk: AlertDesk) -> None:
+    theirs = detection("tx-1", tenant_id="other-bank")
+    desk.raise_alerts([theirs])
+    with pytest.raises(AlertNotFound):
+        desk.acknowledge("default", theirs.alert_id, "ann")
+    with pytest.raises(AlertNotFound):
+        desk.timeline("default", theirs.alert_id)
