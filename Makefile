@@ -39,6 +39,8 @@ lint: install-dev
 
 bench: install-dev services
 	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/pipeline.py --postgres --redis
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

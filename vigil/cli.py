@@ -221,7 +221,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_platform_commands(commands)
+    _add_ingest(commands)
+    _add_train(commands)
+    return parser
 
+
+def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="run the API and the console")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -232,14 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--batch-size", type=int, default=1000)
     worker.set_defaults(handler=cmd_worker)
 
+    commands.add_parser("run", help="run the whole platform until Ctrl-C").set_defaults(
+        handler=cmd_run
+    )
+
+    demo = commands.add_parser("demo", help="run the platform and stream a sample data set")
+    demo.add_argument("--data", type=Path, required=True)
+    demo.add_argument("--train-rows", type=int, default=150_000)
+    demo.add_argument("--stream-rows", type=int, default=200_000)
+    demo.add_argument("--rate", type=float, default=5_000.0)
+    demo.set_defaults(handler=cmd_demo)
+
+
+def _add_ingest(commands: argparse._SubParsersAction) -> None:
     ingest = commands.add_parser("ingest", help="publish a CSV or gzip CSV file's records")
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--source", required=True)
     ingest.add_argument("--tenant", default=None)
     ingest.add_argument("--id-field", default=None, help="column holding the record id")
-    ingest.add_argument(
-        "--entity-field", default=None, help="column naming the entity, e.g. a customer"
-    )
+    ingest.add_argument("--entity-field", default=None, help="column naming the entity")
     ingest.add_argument("--time-field", default=None, help="column holding the event time")
     ingest.add_argument("--drop", default=None, help="comma-separated columns never to publish")
     ingest.add_argument("--skip", type=int, default=0, help="rows to skip first")
@@ -247,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rate", type=float, default=None, help="records per second at most")
     ingest.set_defaults(handler=cmd_ingest)
 
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train an Isolation Forest and store it as ONNX")
     train.add_argument("--source", required=True)
     train.add_argument("--data", type=Path, required=True)
@@ -257,19 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--rows", type=int, default=None, help="train on the first N rows")
     train.add_argument("--alert-rate", type=float, default=0.005)
     train.set_defaults(handler=cmd_train)
-
-    run = commands.add_parser("run", help="run the whole platform until Ctrl-C")
-    run.set_defaults(handler=cmd_run)
-
-    demo = commands.add_parser(
-        "demo", help="run the platform and stream a sample data set through it"
-    )
-    demo.add_argument("--data", type=Path, required=True)
-    demo.add_argument("--train-rows", type=int, default=150_000)
-    demo.add_argument("--stream-rows", type=int, default=200_000)
-    demo.add_argument("--rate", type=float, default=5_000.0)
-    demo.set_defaults(handler=cmd_demo)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ class StorageSettings(BaseSettings):
         """The eventsourcing library's environment for this store."""
         env = {"CREATE_TABLE": "y", "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
         if self.encryption_key:
-            env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+            env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
             env["CIPHER_KEY"] = self.encryption_key
         if not self.is_postgres:
             self.data_dir.mkdir(parents=True, exist_ok=True)
