@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eventsourcing.cryptography import AESCipher
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import build_alert_desk
@@ -102,3 +103,18 @@ def test_another_tenants_alert_answers_as_not_found(desk: AlertDesk) -> None:
         desk.acknowledge("default", theirs.alert_id, "ann")
     with pytest.raises(AlertNotFound):
         desk.timeline("default", theirs.alert_id)
+
+
+def test_with_an_encryption_key_the_stored_events_are_unreadable(
+    sqlite_settings: Settings,
+) -> None:
+    key = AESCipher.create_key(32)
+    encrypted = sqlite_settings.model_copy(
+        update={"storage": sqlite_settings.storage.model_copy(update={"encryption_key": key})}
+    )
+    desk = build_alert_desk(encrypted)
+    desk.raise_alerts([detection("tx-secret")])
+    (stored,) = desk.recorder.select_notifications(None, 10)
+    assert b"tx-secret" not in stored.state
+    assert b"TX_AMOUNT" not in stored.state
+    assert desk.get_alert("default", detection("tx-secret").alert_id).record_id == "tx-secret"
