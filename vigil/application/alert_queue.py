@@ -46,12 +46,16 @@ class AlertQueueFilter:
 
 @dataclass(frozen=True)
 class AlertPage:
-    """A page of the queue, newest first, with an opaque cursor for the next page."""
+    """A page of the queue, newest first; each row's opaque cursor resumes right after it."""
 
     rows: list[AlertRow]
+    cursors: list[str]
     total: int
-    end_cursor: str | None
     has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
 
 
 class AlertQueue(Protocol):

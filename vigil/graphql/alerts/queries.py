@@ -9,7 +9,6 @@ from graphql import GraphQLError
 
 from vigil.application.alert_queue import AlertQueueFilter
 from vigil.domain.errors import InvalidCommand
-from vigil.graphql.alerts.cursors import InvalidCursor, read_page
 from vigil.graphql.alerts.types import (
     Alert,
     AlertConnection,
@@ -57,21 +56,17 @@ class AlertQueries:
             severity=None if severity is None else str(severity),
         )
         try:
-            result = await read_page(ctx.alert_queue, where, first, after)
-        except InvalidCursor:
-            raise invalid_argument("after", "is not a cursor this API handed out") from None
+            page = await ctx.alert_queue.page(where, first, after)
         except InvalidCommand as error:
             raise invalid_argument(error.field, error.reason) from None
         edges = [
             AlertEdge(node=Alert.from_row(row), cursor=cursor)
-            for row, cursor in zip(result.page.rows, result.edge_cursors, strict=True)
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
         ]
         return AlertConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=result.page.has_next_page, end_cursor=result.end_cursor
-            ),
-            total_count=result.page.total,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total,
         )
 
     @strawberry.field(description="One alert of the caller's tenant; null if there is none.")

@@ -42,8 +42,8 @@ class SqlAlertQueue:
             fetched = (await connection.execute(rows_query.limit(first + 1))).all()
             total = (await connection.execute(count_query)).scalar_one()
         rows = [_alert_row(row) for row in fetched[:first]]
-        end_cursor = encode_cursor(rows[-1].raised_at, rows[-1].id) if rows else None
-        return AlertPage(rows, total, end_cursor, has_next_page=len(fetched) > first)
+        cursors = [encode_cursor(row.raised_at, row.id) for row in rows]
+        return AlertPage(rows, cursors, total, has_next_page=len(fetched) > first)
 
     async def get(self, tenant_id: str, alert_id: UUID) -> AlertRow | None:
         query = select(alerts).where(alerts.c.id == alert_id, alerts.c.tenant_id == tenant_id)
@@ -53,7 +53,7 @@ class SqlAlertQueue:
 
 
 def encode_cursor(raised_at: datetime, alert_id: UUID) -> str:
-    """An opaque position in the queue: the last row's (raised_at, id)."""
+    """An opaque position in the queue: a row's (raised_at, id), keyset order."""
     position = json.dumps([raised_at.isoformat(), alert_id.hex], separators=(",", ":"))
     return base64.urlsafe_b64encode(position.encode()).decode()
 
