@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from tests.builders import T0, detection
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import build_alert_desk
-from vigil.domain.alert import AlertStatus, Detection, Severity
+from vigil.domain.alert import AlertStatus, Detection
 from vigil.domain.errors import AlertIsClosed, AlertNotFound
 from vigil.infrastructure.settings import Settings
-
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -26,12 +25,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest) -> Settings:
-    fixture = "sqlite_settings" if request.param == "sqlite" else "postgres_settings"
-    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]  # pytest is untyped here
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -39,29 +32,18 @@ def clock() -> Clock:
 
 @pytest.fixture
 def desk(settings: Settings, clock: Clock) -> AlertDesk:
+    """Unlike the shared desk, its clock moves only when a test moves it."""
     return build_alert_desk(settings, clock)
 
 
-def detection(record_id: str, tenant_id: str = "default") -> Detection:
-    return Detection(
-        tenant_id=tenant_id,
-        source="cards",
-        record_id=record_id,
-        model_line="cards-iforest",
-        model_version="f" * 64,
-        score=0.4,
-        threshold=0.25,
-        severity=Severity.HIGH,
-        entity_id="customer-1",
-        record={"TX_AMOUNT": 950.0},
-        occurred_at=T0 - timedelta(minutes=3),
-        entity_context={"count_24h": 4.0},
-    )
+def seen(record_id: str, tenant_id: str = "default") -> Detection:
+    """A transaction whose customer made four purchases that day."""
+    return detection(record_id, tenant_id=tenant_id, entity_context={"count_24h": 4.0})
 
 
 def test_saving_the_same_records_alert_twice_leaves_exactly_one(desk: AlertDesk) -> None:
-    first = desk.raise_alerts([detection("tx-1"), detection("tx-2")])
-    again = desk.raise_alerts([detection("tx-2"), detection("tx-3")])
+    first = desk.raise_alerts([seen("tx-1"), seen("tx-2")])
+    again = desk.raise_alerts([seen("tx-2"), seen("tx-3")])
     assert (first.raised, first.already_raised) == (2, 0)
     assert (again.raised, again.already_raised) == (1, 1)
     raised = desk.recorder.select_notifications(None, 100)
@@ -75,8 +57,8 @@ def test_saving_the_same_records_alert_twice_leaves_exactly_one(desk: AlertDesk)
 def test_an_alert_comes_back_from_the_store_as_it_was_left(
     settings: Settings, desk: AlertDesk, clock: Clock
 ) -> None:
-    alert_id = detection("tx-1").alert_id
-    desk.raise_alerts([detection("tx-1")])
+    alert_id = seen("tx-1").alert_id
+    desk.raise_alerts([seen("tx-1")])
     clock.now = T0 + timedelta(minutes=2)
     desk.acknowledge("default", alert_id, "ann", "calling the cardholder")
     desk.resolve("default", alert_id, "ann", "cardholder confirmed the purchase")
@@ -97,7 +79,7 @@ def test_an_alert_comes_back_from_the_store_as_it_was_left(
 
 
 def test_another_tenants_alert_answers_as_not_found(desk: AlertDesk) -> None:
-    theirs = detection("tx-1", tenant_id="other-bank")
+    theirs = seen("tx-1", tenant_id="other-bank")
     desk.raise_alerts([theirs])
     with pytest.raises(AlertNotFound):
         desk.acknowledge("default", theirs.alert_id, "ann")
@@ -113,8 +95,8 @@ def test_with_an_encryption_key_the_stored_events_are_unreadable(
         update={"storage": sqlite_settings.storage.model_copy(update={"encryption_key": key})}
     )
     desk = build_alert_desk(encrypted)
-    desk.raise_alerts([detection("tx-secret")])
+    desk.raise_alerts([seen("tx-secret")])
     (stored,) = desk.recorder.select_notifications(None, 10)
     assert b"tx-secret" not in stored.state
     assert b"TX_AMOUNT" not in stored.state
-    assert desk.get_alert("default", detection("tx-secret").alert_id).record_id == "tx-secret"
+    assert desk.get_alert("default", seen("tx-secret").alert_id).record_id == "tx-secret"

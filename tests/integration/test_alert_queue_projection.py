@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 
 import anyio
 import pytest
@@ -14,94 +13,41 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection, RowChange, RowUpdate
 from vigil.application.alert_queue import AlertQueueFilter
 from vigil.bootstrap import (
-    build_alert_desk,
     build_alert_queue,
     build_read_engine,
     run_projection_worker,
 )
-from vigil.domain.alert import Detection, Severity
+from vigil.domain.alert import Severity
 from vigil.domain.errors import InvalidCommand
 from vigil.infrastructure.projection_runner import ProjectionRunner
-from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
 from vigil.infrastructure.read_model.tables import alerts, metadata
 from vigil.infrastructure.settings import Settings
 
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-class TickingClock:
-    """Each call is one second after the last, so every batch of alerts has its own time."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-def detections(
-    count: int, start: int = 0, tenant_id: str = "acme", severity: Severity = Severity.HIGH
-) -> list[Detection]:
-    return [
-        Detection(
-            tenant_id=tenant_id,
-            source="cards",
-            record_id=f"tx-{n}",
-            model_line="cards-iforest",
-            model_version="v1",
-            score=0.9,
-            threshold=0.6,
-            severity=severity,
-            entity_id=f"customer-{n % 3}",
-            record={"TX_AMOUNT": n},
-            occurred_at=T0,
-        )
-        for n in range(start, start + count)
-    ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest) -> Settings:
-    return request.getfixturevalue(f"{request.param}_settings")  # type: ignore[no-any-return]
-
 
 @pytest.fixture
-def desk(settings: Settings) -> Iterator[AlertDesk]:
-    app = build_alert_desk(settings, clock=TickingClock())
-    yield app
-    app.close()
+def queue(read_engine: AsyncEngine, settings: Settings) -> SqlAlertQueue:
+    return build_alert_queue(settings, read_engine)
 
 
-@pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = build_read_engine(settings)
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
+def runner_for(
+    desk: AlertDesk, read_engine: AsyncEngine, batch_size: int = 500
+) -> ProjectionRunner:
+    return ProjectionRunner(desk, read_engine, AlertQueueProjection(), batch_size=batch_size)
 
 
-@pytest.fixture
-def queue(engine: AsyncEngine, settings: Settings) -> SqlAlertQueue:
-    return build_alert_queue(settings, engine)
-
-
-def runner_for(desk: AlertDesk, engine: AsyncEngine, batch_size: int = 500) -> ProjectionRunner:
-    return ProjectionRunner(desk, engine, AlertQueueProjection(), batch_size=batch_size)
-
-
-async def row_count(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
+async def row_count(read_engine: AsyncEngine) -> int:
+    async with read_engine.connect() as connection:
         return (await connection.execute(select(func.count()).select_from(alerts))).scalar_one()
 
 
 async def test_each_alert_appears_once_as_its_latest_events_left_it(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     first, second, third = (d.alert_id for d in detections(3))
     desk.raise_alerts(detections(3))
@@ -113,7 +59,7 @@ async def test_each_alert_appears_once_as_its_latest_events_left_it(
     desk.resolve("acme", third, "ann", "refund issued")
     desk.reopen("acme", third, "carol", "customer disputes again")
 
-    assert await runner_for(desk, engine).catch_up() == 10
+    assert await runner_for(desk, read_engine).catch_up() == 10
 
     acknowledged, worked_on, reopened = [await queue.get("acme", i) for i in (first, second, third)]
     assert acknowledged is not None
@@ -126,38 +72,38 @@ async def test_each_alert_appears_once_as_its_latest_events_left_it(
     assert reopened is not None
     assert (reopened.status, reopened.version) == ("open", 3)
     assert reopened.raised_at.tzinfo is not None
-    assert await row_count(engine) == 3
+    assert await row_count(read_engine) == 3
 
 
 async def test_a_restarted_projection_neither_duplicates_nor_skips(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     desk.raise_alerts(detections(20))
-    stopped = runner_for(desk, engine, batch_size=7)
+    stopped = runner_for(desk, read_engine, batch_size=7)
     first_part = await stopped.apply_next_batch() + await stopped.apply_next_batch()
     del stopped
     desk.raise_alerts(detections(10, start=20))
     for alert in detections(5, start=10):
         desk.dismiss("acme", alert.alert_id, "ann", "known merchant")
 
-    rest = await runner_for(desk, engine, batch_size=7).catch_up()
+    rest = await runner_for(desk, read_engine, batch_size=7).catch_up()
 
     last_notification = desk.recorder.max_notification_id()
     assert first_part + rest == last_notification == 35
-    assert await runner_for(desk, engine).position() == last_notification
-    assert await row_count(engine) == 30
+    assert await runner_for(desk, read_engine).position() == last_notification
+    assert await row_count(read_engine) == 30
     dismissed = await queue.page(AlertQueueFilter("acme", status="dismissed"), 50, None)
     assert {r.id for r in dismissed.rows} == {d.alert_id for d in detections(5, start=10)}
     assert all(r.version == 2 for r in dismissed.rows)
 
 
 async def test_pages_walk_the_queue_newest_first_with_totals_and_filters(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     desk.raise_alerts(detections(5, severity=Severity.MEDIUM))
     desk.raise_alerts(detections(4, start=5, severity=Severity.CRITICAL))
     desk.raise_alerts(detections(3, start=9))
-    await runner_for(desk, engine).catch_up()
+    await runner_for(desk, read_engine).catch_up()
 
     pages, cursor = [], None
     while True:
@@ -180,12 +126,12 @@ async def test_pages_walk_the_queue_newest_first_with_totals_and_filters(
 
 
 async def test_another_tenants_alerts_are_neither_listed_nor_found(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     (ours,) = detections(1, tenant_id="acme")
     (theirs,) = detections(1, tenant_id="globex")
     desk.raise_alerts([ours, theirs])
-    await runner_for(desk, engine).catch_up()
+    await runner_for(desk, read_engine).catch_up()
 
     page = await queue.page(AlertQueueFilter("acme"), 10, None)
 
@@ -214,51 +160,53 @@ class BreaksOnEvent(AlertQueueProjection):
 
 
 async def test_a_projection_failing_mid_batch_leaves_neither_rows_nor_position(
-    desk: AlertDesk, engine: AsyncEngine
+    desk: AlertDesk, read_engine: AsyncEngine
 ) -> None:
     desk.raise_alerts(detections(12))
-    breaking = ProjectionRunner(desk, engine, BreaksOnEvent(nth=12), batch_size=5)
+    breaking = ProjectionRunner(desk, read_engine, BreaksOnEvent(nth=12), batch_size=5)
 
     with pytest.raises(RuntimeError, match="projection bug"):
         await breaking.catch_up()
 
-    assert (await breaking.position(), await row_count(engine)) == (10, 10)
-    assert await runner_for(desk, engine).catch_up() == 2
-    assert await row_count(engine) == 12
+    assert (await breaking.position(), await row_count(read_engine)) == (10, 10)
+    assert await runner_for(desk, read_engine).catch_up() == 2
+    assert await row_count(read_engine) == 12
 
 
 async def test_a_write_the_database_refuses_rolls_back_the_batch_rows_and_position(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     desk.raise_alerts(detections(10))
-    breaking = ProjectionRunner(desk, engine, BreaksOnEvent(nth=8, failure="refuse"), batch_size=5)
+    breaking = ProjectionRunner(
+        desk, read_engine, BreaksOnEvent(nth=8, failure="refuse"), batch_size=5
+    )
 
     with pytest.raises(IntegrityError):
         await breaking.catch_up()
 
-    assert (await breaking.position(), await row_count(engine)) == (5, 5)
+    assert (await breaking.position(), await row_count(read_engine)) == (5, 5)
     assert await queue.get("acme", detections(1, start=6)[0].alert_id) is None
-    assert await runner_for(desk, engine).catch_up() == 5
+    assert await runner_for(desk, read_engine).catch_up() == 5
 
 
 @pytest.mark.parametrize(
     "settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 async def test_two_runners_at_once_apply_every_event_exactly_once(
-    desk: AlertDesk, engine: AsyncEngine, queue: SqlAlertQueue
+    desk: AlertDesk, read_engine: AsyncEngine, queue: SqlAlertQueue
 ) -> None:
     desk.raise_alerts(detections(300))
     for alert in detections(40):
         desk.comment("acme", alert.alert_id, "ann", "checked")
 
-    a, b = runner_for(desk, engine, 25), runner_for(desk, engine, 25)
+    a, b = runner_for(desk, read_engine, 25), runner_for(desk, read_engine, 25)
     processed = await asyncio.gather(a.catch_up(), b.catch_up())
 
     assert sum(processed) == 340
     commented = await queue.get("acme", detections(1)[0].alert_id)
     assert commented is not None
     assert commented.comment_count == 1
-    assert await row_count(engine) == 300
+    assert await row_count(read_engine) == 300
 
 
 async def test_a_cursor_the_queue_did_not_hand_out_is_an_invalid_command(
@@ -268,12 +216,14 @@ async def test_a_cursor_the_queue_did_not_hand_out_is_an_invalid_command(
         await queue.page(AlertQueueFilter("acme"), 10, "not-a-cursor")
 
 
-async def test_the_migrations_create_the_schema_the_tables_describe(engine: AsyncEngine) -> None:
+async def test_the_migrations_create_the_schema_the_tables_describe(
+    read_engine: AsyncEngine,
+) -> None:
     def differences(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    async with engine.connect() as connection:
+    async with read_engine.connect() as connection:
         assert await connection.run_sync(differences) == []
 
 
@@ -282,15 +232,15 @@ async def test_the_project_worker_shows_new_alerts_soon_after_they_are_raised(
 ) -> None:
     stop = asyncio.Event()
     worker = asyncio.create_task(run_projection_worker(settings, stop))
-    engine = build_read_engine(settings)
-    queue = build_alert_queue(settings, engine)
+    read_engine = build_read_engine(settings)
+    queue = build_alert_queue(settings, read_engine)
     try:
         await anyio.to_thread.run_sync(desk.raise_alerts, detections(3))
         assert await _eventually_listed(queue, 3, within_seconds=5)
     finally:
         stop.set()
         await worker
-        await engine.dispose()
+        await read_engine.dispose()
 
 
 async def _eventually_listed(queue: SqlAlertQueue, count: int, within_seconds: float) -> bool:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,72 +12,26 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import (
-    build_alert_desk,
     build_alert_queue,
-    build_projection_runner,
     build_read_engine,
 )
 from vigil.domain.alert import Detection, Severity
-from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 from vigil.web.alert_pages import PAGE_SIZE
 from vigil.web.app import WebDeps, create_app
 
 TENANT = "acme"
 ANALYST = "demo-analyst"
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
-def clock() -> Any:
-    ticks = iter(range(1_000_000))
-    return lambda: T0 + timedelta(seconds=next(ticks))
-
-
-def detections(
-    count: int, start: int = 0, tenant_id: str = TENANT, severity: Severity = Severity.HIGH
-) -> list[Detection]:
-    return [
-        Detection(
-            tenant_id=tenant_id,
-            source="cards",
-            record_id=f"tx-{n}",
-            model_line="cards-iforest",
-            model_version="ab" * 32,
-            score=0.8125,
-            threshold=0.6,
-            severity=severity,
-            entity_id=f"customer-{n}",
-            record={"TX_AMOUNT": 912.5, "TERMINAL_ID": f"terminal-{n}"},
-            occurred_at=T0,
-        )
-        for n in range(start, start + count)
-    ]
-
-
 @pytest.fixture
-def desk(sqlite_settings: Settings) -> Iterator[AlertDesk]:
-    app = build_alert_desk(sqlite_settings, clock=clock())
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def projection_engine(sqlite_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = build_read_engine(sqlite_settings)
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def project(sqlite_settings: Settings, desk: AlertDesk, projection_engine: AsyncEngine) -> Any:
-    async def catch_up() -> None:
-        await build_projection_runner(sqlite_settings, desk, projection_engine).catch_up()
-
-    return catch_up
+def settings(sqlite_settings: Settings) -> Settings:
+    """The console reads only through the ports the GraphQL tests run on both stores."""
+    return sqlite_settings
 
 
 @pytest.fixture
@@ -88,19 +41,19 @@ def startup_saw() -> list[bool]:
 
 @pytest.fixture
 async def client(
-    sqlite_settings: Settings,
+    settings: Settings,
     desk: AlertDesk,
-    projection_engine: AsyncEngine,
+    read_engine: AsyncEngine,
     startup_saw: list[bool],
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    engine = build_read_engine(sqlite_settings)
+    engine = build_read_engine(settings)
 
     def record_readiness(app: Litestar) -> None:
         startup_saw.append(bool(app.state.get("ready", False)))
 
     deps = WebDeps(
         alert_desk=desk,
-        alert_queue=build_alert_queue(sqlite_settings, engine),
+        alert_queue=build_alert_queue(settings, engine),
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="console-test-secret",

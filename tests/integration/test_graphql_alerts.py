@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertPage, AlertQueueFilter, AlertRow
 from vigil.bootstrap import (
-    build_alert_desk,
     build_alert_queue,
-    build_projection_runner,
     build_read_engine,
 )
-from vigil.domain.alert import Detection, Severity
 from vigil.graphql.context import make_context
 from vigil.graphql.schema import MAX_ALIASES, build_schema
-from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 from vigil.web.app import WebDeps, create_app
 
 TENANT = "acme"
 ANALYST = "demo-analyst"
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 ACKNOWLEDGE = """
 mutation Ack($id: ID!, $note: String! = "") {
@@ -51,59 +46,9 @@ query Page($first: Int!, $after: String, $status: AlertStatus) {
 """
 
 
-class TickingClock:
-    """Each call is one second after the last, so every batch of alerts has its own time."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-def detections(count: int, start: int = 0, tenant_id: str = TENANT) -> list[Detection]:
-    return [
-        Detection(
-            tenant_id=tenant_id,
-            source="cards",
-            record_id=f"tx-{n}",
-            model_line="cards-iforest",
-            model_version="v1",
-            score=0.9,
-            threshold=0.6,
-            severity=Severity.HIGH,
-            entity_id=f"customer-{n % 3}",
-            record={"TX_AMOUNT": 10.5 + n, "TERMINAL_ID": f"t-{n}"},
-            occurred_at=T0,
-        )
-        for n in range(start, start + count)
-    ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest) -> Settings:
-    return request.getfixturevalue(f"{request.param}_settings")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[AlertDesk]:
-    app = build_alert_desk(settings, clock=TickingClock())
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def projection_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = build_read_engine(settings)
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
 @pytest.fixture
 async def client(
-    settings: Settings, desk: AlertDesk, projection_engine: AsyncEngine
+    settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The test client serves the app on its own event loop, so the app gets its own engine,
     # disposed by the shutdown hook exactly as the composition root does it.
@@ -118,14 +63,6 @@ async def client(
     )
     async with AsyncTestClient(create_app(deps)) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def project(settings: Settings, desk: AlertDesk, projection_engine: AsyncEngine) -> Any:
-    async def catch_up() -> None:
-        await build_projection_runner(settings, desk, projection_engine).catch_up()
-
-    return catch_up
 
 
 async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
@@ -248,7 +185,7 @@ async def test_an_alerts_timeline_shows_it_raised_then_acknowledged_and_by_whom(
 
     assert acked["acknowledgeAlert"]["alert"]["status"] == "ACKNOWLEDGED"
     assert alert["status"] == "ACKNOWLEDGED"
-    assert alert["record"] == {"TX_AMOUNT": 10.5, "TERMINAL_ID": "t-0"}
+    assert alert["record"] == {"TX_AMOUNT": 10.5, "TERMINAL_ID": "terminal-0"}
     assert [(e["event"], e["actor"]) for e in alert["timeline"]] == [
         ("Raised", "system:detector"),
         ("Acknowledged", ANALYST),

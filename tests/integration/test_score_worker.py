@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.application.ingestion import FileIngestion
+from tests.builders import CARDS
 from vigil.application.records import RecordEnvelope
 from vigil.bootstrap import (
     build_alert_desk,
@@ -27,14 +27,6 @@ from vigil.infrastructure.settings import Settings
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 FDH_EXCLUDED = ["TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS"]
-CARDS = FileIngestion(
-    tenant_id="default",
-    source="cards",
-    origin="slice.csv",
-    id_field="TRANSACTION_ID",
-    entity_field="CUSTOMER_ID",
-    time_field="TX_DATETIME",
-)
 
 
 @pytest.fixture

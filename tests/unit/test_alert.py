@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from vigil.domain.alert import Alert, AlertStatus, Detection, Severity, alert_id
+from tests.builders import T0, detection
+from vigil.domain.alert import Alert, AlertStatus, Severity, alert_id
 from vigil.domain.errors import (
     AlertAlreadyAcknowledged,
     AlertIsClosed,
     AlertIsNotClosed,
     InvalidCommand,
 )
-
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-def detection(record_id: str = "tx-1", tenant_id: str = "default") -> Detection:
-    return Detection(
-        tenant_id=tenant_id,
-        source="cards",
-        record_id=record_id,
-        model_line="cards-iforest",
-        model_version="ab" * 32,
-        score=0.71,
-        threshold=0.6,
-        severity=Severity.HIGH,
-        entity_id="customer-7",
-        record={"TX_AMOUNT": 912.5},
-        occurred_at=T0 - timedelta(hours=1),
-    )
 
 
 @pytest.fixture
@@ -52,16 +35,16 @@ def test_raising_an_alert_records_who_when_and_what_was_seen(raised_alert: Alert
     assert raised.actor == "system:detector"
     assert raised.timestamp == T0
     assert raised.tenant_id == "default"
-    assert raised.score == pytest.approx(0.71)
+    assert raised.score == pytest.approx(0.8125)
     assert raised_alert.status is AlertStatus.OPEN
     assert raised_alert.severity is Severity.HIGH
 
 
 def test_the_same_record_and_model_line_always_give_the_same_alert_id() -> None:
-    assert detection().alert_id == detection().alert_id
+    assert detection("tx-1").alert_id == detection("tx-1", score=0.99).alert_id
     assert detection("tx-1").alert_id != detection("tx-2").alert_id
     assert detection(tenant_id="a").alert_id != detection(tenant_id="b").alert_id
-    assert alert_id("default", "cards", "tx-1", "cards-iforest") == detection().alert_id
+    assert alert_id("default", "cards", "tx-1", "cards-iforest") == detection("tx-1").alert_id
 
 
 def test_acknowledging_an_open_alert_records_the_actor_and_the_injected_time(

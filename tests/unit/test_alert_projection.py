@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from tests.builders import T0, detection
 from vigil.application.alert_projection import (
     AlertQueueProjection,
     RowInsert,
     RowUpdate,
     squash,
 )
-from vigil.domain.alert import Alert, Detection, Severity
-
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+from vigil.domain.alert import Alert, Severity
 
 
 def raised_alert(record_id: str = "tx-1") -> Alert:
-    detection = Detection(
-        tenant_id="acme",
-        source="cards",
-        record_id=record_id,
-        model_line="cards-iforest",
-        model_version="v1",
-        score=0.91,
-        threshold=0.6,
-        severity=Severity.CRITICAL,
-        entity_id="customer-7",
-        record={"TX_AMOUNT": 912.5},
-        occurred_at=T0 - timedelta(hours=1),
-    )
-    return Alert.raise_from(detection, actor="system:detector", at=T0)
+    seen = detection(record_id, tenant_id="acme", severity=Severity.CRITICAL)
+    return Alert.raise_from(seen, actor="system:detector", at=T0)
 
 
 @pytest.fixture

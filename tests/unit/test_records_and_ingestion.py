@@ -6,17 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.builders import CARDS
 from vigil.application.ingestion import FileIngestion
 from vigil.application.records import MalformedRecord, RecordEnvelope
 
-CARDS = FileIngestion(
-    tenant_id="default",
-    source="cards",
-    origin="tx.csv",
-    id_field="TRANSACTION_ID",
-    entity_field="CUSTOMER_ID",
-    time_field="TX_DATETIME",
-)
 ROW = {
     "TRANSACTION_ID": 17,
     "CUSTOMER_ID": 596,
