@@ -17,6 +17,7 @@ import pytest
 
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.record_files import iter_records
+from vigil.infrastructure.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -66,14 +67,27 @@ def vigil(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def platform_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(
+    params=["embedded", pytest.param("services", marks=[pytest.mark.postgres, pytest.mark.nats])]
+)
+def platform_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The embedded default, then the same platform on PostgreSQL, NATS and Redis."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.update(
         VIGIL_DATA_DIR=str(tmp_path / "var"),
         VIGIL_PORT=str(free_port()),
         VIGIL_NATS_EMBEDDED_PORT=str(free_port()),
     )
+    if request.param == "services":
+        settings: Settings = request.getfixturevalue("postgres_settings")
+        env.update(
+            VIGIL_DATABASE_URL=settings.storage.database_url or "",
+            VIGIL_NATS_URL=settings.nats.server_url,
+            VIGIL_NATS_SUBJECT_ROOT=settings.nats.subject_root,
+            VIGIL_NATS_STREAM_PREFIX=settings.nats.stream_prefix,
+            VIGIL_REDIS_URL=settings.features.redis_url or "",
+            VIGIL_REDIS_KEY_PREFIX=settings.features.redis_key_prefix,
+        )
     return env
 
 
