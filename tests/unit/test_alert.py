@@ -126,3 +126,11 @@ def test_every_command_needs_an_actor(raised_alert: Alert) -> None:
     with pytest.raises(InvalidCommand) as caught:
         raised_alert.acknowledge(" ", T0)
     assert caught.value.field == "actor"
+
+
+def test_an_acknowledgement_note_is_optional_but_bounded(raised_alert: Alert) -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        raised_alert.acknowledge("ann", T0, note="x" * 4001)
+    assert caught.value.field == "note"
+    raised_alert.acknowledge("ann", T0)
+    assert raised_alert.status is AlertStatus.ACKNOWLEDGED

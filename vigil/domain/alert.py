@@ -65,12 +65,17 @@ class Detection:
         return alert_id(self.tenant_id, self.source, self.record_id, self.model_line)
 
 
-def _require_text(field: str, value: str) -> str:
+def _bounded_text(field: str, value: str) -> str:
     text = value.strip()
-    if not text:
-        raise InvalidCommand(field, "must not be empty")
     if len(text) > MAX_TEXT:
         raise InvalidCommand(field, f"must be at most {MAX_TEXT} characters")
+    return text
+
+
+def _require_text(field: str, value: str) -> str:
+    text = _bounded_text(field, value)
+    if not text:
+        raise InvalidCommand(field, "must not be empty")
     return text
 
 
@@ -172,7 +177,8 @@ class Alert(Aggregate):
     def acknowledge(self, actor: str, at: datetime, note: str = "") -> None:
         self.check_not_closed()
         self.check_not_acknowledged()
-        self.trigger_event(self.Acknowledged, **self._stamp(actor, at), note=note.strip())
+        note = _bounded_text("note", note)
+        self.trigger_event(self.Acknowledged, **self._stamp(actor, at), note=note)
 
     def assign(self, actor: str, at: datetime, assignee: str) -> None:
         self.check_not_closed()

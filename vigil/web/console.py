@@ -20,7 +20,7 @@ from litestar.status_codes import (
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertQueue, AlertQueueFilter
-from vigil.domain.alert import MAX_TEXT, AlertStatus, Severity
+from vigil.domain.alert import AlertStatus, Severity
 from vigil.domain.errors import AlertNotFound, DomainError, InvalidCommand
 from vigil.web.alert_pages import AlertDetail, alert_detail, choice, queue_view
 
@@ -97,9 +97,6 @@ class AlertConsole(Controller):
         uuid = _alert_id(alert_id)
         command = partial(alert_desk.acknowledge, tenant_id, uuid, actor, data.note)
         try:
-            if len(data.note) > MAX_TEXT:
-                # The aggregate trims notes but does not bound them; refuse before storing.
-                raise InvalidCommand("note", f"must be at most {MAX_TEXT} characters")
             await anyio.to_thread.run_sync(command)
         except AlertNotFound:
             raise NotFoundException(f"alert {alert_id} does not exist") from None

@@ -8,7 +8,6 @@ from typing import Annotated
 import anyio.to_thread
 import strawberry
 
-from vigil.domain.alert import MAX_TEXT
 from vigil.domain.errors import DomainError
 from vigil.graphql.alerts.errors import (
     AlertAlreadyAcknowledgedError,
@@ -54,10 +53,6 @@ class AlertMutations:
         alert_id = parse_alert_id(input.alert_id)
         if alert_id is None:
             return InvalidInputError(field="alertId", message="alertId: is not an alert id")
-        if len(input.note) > MAX_TEXT:
-            return InvalidInputError(
-                field="note", message=f"note: must be at most {MAX_TEXT} characters"
-            )
         ctx = info.context
         command = partial(
             ctx.alert_desk.acknowledge, ctx.tenant_id, alert_id, ctx.actor, input.note
