@@ -24,6 +24,9 @@ from vigil.infrastructure.settings import Settings, get_settings
 
 log = logging.getLogger("vigil")
 
+WIND_DOWN_SECONDS = 10.0
+"""How long the work beside the platform may take to finish once asked to stop."""
+
 LABEL_COLUMNS = ("TX_FRAUD", "TX_FRAUD_SCENARIO")
 """The demo data set's label and fraud scenario: used to evaluate, never shown or scored."""
 
@@ -102,6 +105,7 @@ async def ingest_file(
     skip: int = 0,
     limit: int | None = None,
     rate: float | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> IngestReport:
     rows = itertools.islice(iter_records(path), skip, None if limit is None else skip + limit)
 
@@ -110,7 +114,13 @@ async def ingest_file(
 
     async with bootstrap.open_streams(settings, "vigil-ingest") as streams:
         return await ingest_rows(
-            rows, mapping, streams.publisher, streams.dead_letters, rate=rate, progress=progress
+            rows,
+            mapping,
+            streams.publisher,
+            streams.dead_letters,
+            rate=rate,
+            progress=progress,
+            stopped=stopped,
         )
 
 
@@ -133,10 +143,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 # run and demo ----------------------------------------------------------------------------------
 
 
-def run_platform(settings: Settings, then: Callable[[], None] | None = None) -> int:
+def run_platform(settings: Settings, then: Callable[[threading.Event], None] | None = None) -> int:
     """The whole platform: embedded NATS when no URL is set, the API and console, every worker.
 
-    Ctrl-C or SIGTERM stops the API and the workers first, then the embedded NATS server.
+    `then` runs beside it (the demo trains and streams there) and is handed the stop event.
+    Ctrl-C or SIGTERM lets it wind down, then stops the API and the workers, then the embedded
+    NATS server.
     """
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -144,26 +156,43 @@ def run_platform(settings: Settings, then: Callable[[], None] | None = None) -> 
     if settings.nats.is_embedded:
         embedded = EmbeddedNats(settings.storage.data_dir / "nats", settings.nats.embedded_port)
         embedded.start()
+    failed: list[BaseException] = []
     try:
         bootstrap.upgrade_read_model(settings)
         with Supervisor() as supervisor:
             _start_platform(supervisor, settings)
-            if then is not None and not stop.is_set():
-                then()
-                _stop_on_signals(stop)  # an event loop run by `then` may have taken them over
-            print("Press Ctrl-C to stop.", flush=True)
+            beside = threading.Thread(target=_beside, args=(then, stop, failed), daemon=True)
+            if then is not None:
+                # Off the main thread, which stays free for signals and watching the children.
+                beside.start()
+            else:
+                print("Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 supervisor.check()
             print("\nstopping Vigil ...", flush=True)
-    except KeyboardInterrupt:
-        print("\nstopping Vigil ...", flush=True)
+            if beside.is_alive():
+                beside.join(timeout=WIND_DOWN_SECONDS)
     except ProcessDied as died:
         log.error("%s; stopping the platform", died)
         return 1
     finally:
         if embedded is not None:
             embedded.stop()
-    return 0
+    return 1 if failed else 0
+
+
+def _beside(
+    work: Callable[[threading.Event], None], stop: threading.Event, failed: list[BaseException]
+) -> None:
+    try:
+        work(stop)
+    except Exception as error:
+        log.exception("the demo failed; stopping the platform")
+        failed.append(error)
+        stop.set()
+        return
+    if not stop.is_set():
+        print("Press Ctrl-C to stop.", flush=True)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -186,7 +215,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    def train_and_stream() -> None:
+    def train_and_stream(stop: threading.Event) -> None:
         store = bootstrap.build_model_store(settings)
         if not store.has_champion("cards"):
             request = TrainingRequest(
@@ -207,9 +236,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             # Ground truth arrives as labels from casework, never inside the record.
             dropped=frozenset(LABEL_COLUMNS),
         )
-        report = uvloop.run(
-            ingest_file(settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate)
+        stream = ingest_file(
+            settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate, stop.is_set
         )
+        report = uvloop.run(stream)
         print(f"\nstreamed {report.published:,} card transactions ({report.records_per_s:,.0f}/s)")
 
     return run_platform(settings, then=train_and_stream)

@@ -82,12 +82,19 @@ async def ingest_rows(
     chunk: int = 1000,
     rate: float | None = None,
     progress: Callable[[IngestReport], None] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> IngestReport:
-    """Publishes rows in chunks, at most `rate` records per second when one is given."""
+    """Publishes rows in chunks, at most `rate` records per second when one is given.
+
+    `stopped` is asked between chunks; once it answers yes, what is pending is published and
+    the rest of the rows are left unread.
+    """
     report = IngestReport()
     started = time.monotonic()
     pending: list[RecordEnvelope] = []
     for line, row in enumerate(rows, start=1):
+        if not pending and stopped():
+            break
         try:
             pending.append(mapping.envelope(line, row))
         except MalformedRecord as error:
