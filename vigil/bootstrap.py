@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
+from eventsourcing.persistence import IntegrityError, InternalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from litestar import Litestar
 from nats.aio.client import Client as NatsClient
@@ -42,7 +43,19 @@ from vigil.workers.score import ScoreWorker
 
 def build_alert_desk(settings: Settings, clock: Clock = system_clock) -> AlertDesk:
     """The alerts application on the configured event store (SQLite or PostgreSQL)."""
-    return AlertDesk(settings.storage.event_store_env(), clock=clock)
+    try:
+        return AlertDesk(settings.storage.event_store_env(), clock=clock)
+    except (IntegrityError, InternalError):
+        # Processes started together race to create the event store's tables and functions on
+        # PostgreSQL (neither IF NOT EXISTS nor OR REPLACE is atomic there); the loser finds
+        # them made. `vigil run` avoids the race by creating them before any worker starts.
+        return AlertDesk(settings.storage.event_store_env(), clock=clock)
+
+
+def prepare_stores(settings: Settings) -> None:
+    """Creates the event store's tables and migrates the read model, before any worker starts."""
+    build_alert_desk(settings).close()
+    upgrade_read_model(settings)
 
 
 def build_model_store(settings: Settings) -> ModelStore:

@@ -158,8 +158,8 @@ def run_platform(settings: Settings, then: Callable[[threading.Event], None] | N
         embedded.start()
     failed: list[BaseException] = []
     try:
-        bootstrap.upgrade_read_model(settings)
-        with Supervisor() as supervisor:
+        bootstrap.prepare_stores(settings)
+        with Supervisor(env={"VIGIL_CREATE_TABLES": "false"}) as supervisor:
             _start_platform(supervisor, settings)
             beside = threading.Thread(target=_beside, args=(then, stop, failed), daemon=True)
             if then is not None:

@@ -67,3 +67,11 @@ def test_an_encryption_key_turns_on_the_event_store_cipher(monkeypatch: pytest.M
     env = Settings().storage.event_store_env()
     assert env["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
     assert env["CIPHER_KEY"] == "a" * 44
+
+
+def test_workers_started_by_the_platform_leave_table_creation_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().storage.event_store_env()["CREATE_TABLE"] == "y"
+    monkeypatch.setenv("VIGIL_CREATE_TABLES", "false")
+    assert Settings().storage.event_store_env()["CREATE_TABLE"] == "n"

@@ -33,6 +33,10 @@ class StorageSettings(BaseSettings):
     encryption_key: str | None = None
     """Base64 AES key for the event store's cipher; unset stores events unencrypted."""
 
+    create_tables: bool = True
+    """Whether a process creates the event store's tables; `vigil run` creates them once and
+    starts its workers with this off, so they never race each other to do it."""
+
     @property
     def is_postgres(self) -> bool:
         return bool(self.database_url and self.database_url.startswith("postgres"))
@@ -43,7 +47,10 @@ class StorageSettings(BaseSettings):
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for this store."""
-        env = {"CREATE_TABLE": "y", "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+        env = {
+            "CREATE_TABLE": "y" if self.create_tables else "n",
+            "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        }
         if self.encryption_key:
             env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
             env["CIPHER_KEY"] = self.encryption_key

@@ -66,7 +66,9 @@ class JetStreamRecordFeed:
         subscription = await self._bind()
         try:
             return await subscription.fetch(max_records, timeout=wait_seconds)
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):
+            # An idle stream: nats-py raises its own TimeoutError or, from inside a batch
+            # fetch, asyncio's (the builtin TimeoutError since Python 3.11).
             return []
 
 
