@@ -73,27 +73,14 @@ alerts = Table(
 # The queue lists newest first within a tenant, optionally narrowed by one filter; each index
 # ends in (raised_at desc, id desc) so a keyset page is one index range scan.
 Index("ix_alerts_queue", alerts.c.tenant_id, alerts.c.raised_at.desc(), alerts.c.id.desc())
-Index(
-    "ix_alerts_by_status",
-    alerts.c.tenant_id,
-    alerts.c.status,
-    alerts.c.raised_at.desc(),
-    alerts.c.id.desc(),
-)
-Index(
-    "ix_alerts_by_severity",
-    alerts.c.tenant_id,
-    alerts.c.severity,
-    alerts.c.raised_at.desc(),
-    alerts.c.id.desc(),
-)
-Index(
-    "ix_alerts_by_source",
-    alerts.c.tenant_id,
-    alerts.c.source,
-    alerts.c.raised_at.desc(),
-    alerts.c.id.desc(),
-)
+for narrowed_by in ("status", "severity", "source"):
+    Index(
+        f"ix_alerts_by_{narrowed_by}",
+        alerts.c.tenant_id,
+        alerts.c[narrowed_by],
+        alerts.c.raised_at.desc(),
+        alerts.c.id.desc(),
+    )
 
 projection_tracking = Table(
     "projection_tracking",
