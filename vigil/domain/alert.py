@@ -16,9 +16,9 @@ from vigil.domain.errors import (
     AlertIsNotClosed,
     InvalidCommand,
 )
+from vigil.domain.text import bounded_text, required_text
 
 ALERT_NAMESPACE = UUID("6f1d3c2e-9a4b-5e7f-8c1d-2b3a4c5d6e7f")
-MAX_TEXT = 4000
 
 
 class AlertStatus(StrEnum):
@@ -63,20 +63,6 @@ class Detection:
     @property
     def alert_id(self) -> UUID:
         return alert_id(self.tenant_id, self.source, self.record_id, self.model_line)
-
-
-def _bounded_text(field: str, value: str) -> str:
-    text = value.strip()
-    if len(text) > MAX_TEXT:
-        raise InvalidCommand(field, f"must be at most {MAX_TEXT} characters")
-    return text
-
-
-def _require_text(field: str, value: str) -> str:
-    text = _bounded_text(field, value)
-    if not text:
-        raise InvalidCommand(field, "must not be empty")
-    return text
 
 
 class Alert(Aggregate):
@@ -177,12 +163,12 @@ class Alert(Aggregate):
     def acknowledge(self, actor: str, at: datetime, note: str = "") -> None:
         self.check_not_closed()
         self.check_not_acknowledged()
-        note = _bounded_text("note", note)
+        note = bounded_text("note", note)
         self.trigger_event(self.Acknowledged, **self._stamp(actor, at), note=note)
 
     def assign(self, actor: str, at: datetime, assignee: str) -> None:
         self.check_not_closed()
-        who = _require_text("assignee", assignee)
+        who = required_text("assignee", assignee)
         if who == self.assignee:
             raise InvalidCommand("assignee", f"alert is already assigned to {who}")
         self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=who)
@@ -190,36 +176,36 @@ class Alert(Aggregate):
     def comment(self, actor: str, at: datetime, text: str) -> None:
         self.check_not_closed()
         self.trigger_event(
-            self.Commented, **self._stamp(actor, at), text=_require_text("text", text)
+            self.Commented, **self._stamp(actor, at), text=required_text("text", text)
         )
 
     def escalate(self, actor: str, at: datetime, reason: str) -> None:
         self.check_not_closed()
-        reason = _require_text("reason", reason)
+        reason = required_text("reason", reason)
         level = self.escalation_level + 1
         self.trigger_event(self.Escalated, **self._stamp(actor, at), level=level, reason=reason)
 
     def dismiss(self, actor: str, at: datetime, reason: str) -> None:
         self.check_not_closed()
         self.trigger_event(
-            self.Dismissed, **self._stamp(actor, at), reason=_require_text("reason", reason)
+            self.Dismissed, **self._stamp(actor, at), reason=required_text("reason", reason)
         )
 
     def resolve(self, actor: str, at: datetime, resolution: str) -> None:
         self.check_not_closed()
-        resolution = _require_text("resolution", resolution)
+        resolution = required_text("resolution", resolution)
         self.trigger_event(self.Resolved, **self._stamp(actor, at), resolution=resolution)
 
     def reopen(self, actor: str, at: datetime, reason: str) -> None:
         self.check_closed()
         self.trigger_event(
-            self.Reopened, **self._stamp(actor, at), reason=_require_text("reason", reason)
+            self.Reopened, **self._stamp(actor, at), reason=required_text("reason", reason)
         )
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
         return {
             "tenant_id": self.tenant_id,
-            "actor": _require_text("actor", actor),
+            "actor": required_text("actor", actor),
             "timestamp": at,
         }
 

@@ -25,6 +25,22 @@ class AlertIsNotClosed(DomainError):
     pass
 
 
+class CaseIsClosed(DomainError):
+    """Only Reopen may follow a closed case."""
+
+
+class CaseIsNotClosed(DomainError):
+    pass
+
+
+class IllegalTransition(DomainError):
+    """The case's workflow does not lead from its status to the one asked for."""
+
+
+class LabelNotApplied(DomainError):
+    """Nothing stands on the subject, so there is nothing to revoke."""
+
+
 class InvalidCommand(DomainError):
     """A field of the command is missing or out of range."""
 
