@@ -143,4 +143,3 @@ class Label(Aggregate):
             label.verdict = None
             label.label_source = None
             label.labelled_by = None
-
