@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from vigil.domain.errors import (
     AlertAlreadyAcknowledged,
+    AlertInAnotherCase,
     AlertIsClosed,
     AlertIsNotClosed,
     InvalidCommand,
@@ -118,6 +119,7 @@ class Alert(Aggregate):
         self.assignee: str | None = None
         self.escalation_level = 0
         self.comment_count = 0
+        self.case_id: UUID | None = None
 
     @classmethod
     def raise_from(cls, detection: Detection, actor: str, at: datetime) -> Alert:
@@ -202,6 +204,17 @@ class Alert(Aggregate):
             self.Reopened, **self._stamp(actor, at), reason=required_text("reason", reason)
         )
 
+    def link_to_case(self, actor: str, at: datetime, case_id: UUID) -> None:
+        self.check_not_closed()
+        if self.case_id is not None:
+            raise AlertInAnotherCase(f"alert {self.id} is already in case {self.case_id}")
+        self.trigger_event(self.LinkedToCase, **self._stamp(actor, at), case_id=case_id)
+
+    def unlink_from_case(self, actor: str, at: datetime, case_id: UUID) -> None:
+        if self.case_id != case_id:
+            raise InvalidCommand("case_id", f"alert {self.id} is not in case {case_id}")
+        self.trigger_event(self.UnlinkedFromCase, **self._stamp(actor, at), case_id=case_id)
+
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
         return {
             "tenant_id": self.tenant_id,
@@ -253,3 +266,15 @@ class Alert(Aggregate):
 
         def apply(self, alert: Alert) -> None:
             alert.status = AlertStatus.OPEN
+
+    class LinkedToCase(Event):
+        case_id: UUID
+
+        def apply(self, alert: Alert) -> None:
+            alert.case_id = self.case_id
+
+    class UnlinkedFromCase(Event):
+        case_id: UUID
+
+        def apply(self, alert: Alert) -> None:
+            alert.case_id = None

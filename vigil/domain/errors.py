@@ -25,6 +25,16 @@ class AlertIsNotClosed(DomainError):
     pass
 
 
+class AlertInAnotherCase(DomainError):
+    """An alert is investigated in one case at a time."""
+
+
+class CaseNotFound(DomainError):
+    def __init__(self, case_id: object) -> None:
+        super().__init__(f"case {case_id} does not exist")
+        self.case_id = case_id
+
+
 class CaseIsClosed(DomainError):
     """Only Reopen may follow a closed case."""
 
