@@ -114,3 +114,24 @@ def test_a_detached_alert_is_free_for_another_case(
     assert desk.get_alert(TENANT, three_alerts[0]).case_id is None
     other = desk.open_case(TENANT, "bob", "Its own case", Priority.LOW, three_alerts[:1])
     assert desk.get_alert(TENANT, three_alerts[0]).case_id == other.id
+
+
+def test_a_bulk_acknowledge_saves_the_alerts_it_can_and_names_the_rest(
+    desk: AlertDesk, three_alerts: list[UUID]
+) -> None:
+    desk.dismiss_many(TENANT, three_alerts[:1], "ann", "duplicate of an older alert")
+    before = desk.recorder.max_notification_id() or 0
+    outcome = desk.acknowledge_many(TENANT, [*three_alerts, three_alerts[1]], "bob", "on it")
+    assert outcome.applied == three_alerts[1:]
+    assert list(outcome.refused) == three_alerts[:1]
+    assert "dismissed" in outcome.refused[three_alerts[0]]
+    assert events_since(desk, before) == ["Acknowledged", "Acknowledged"]
+
+
+def test_a_bulk_assign_refuses_another_tenants_alerts_as_not_found(
+    desk: AlertDesk, three_alerts: list[UUID]
+) -> None:
+    outcome = desk.assign_many("globex", three_alerts, "eve", "mallory")
+    assert outcome.applied == []
+    assert all("does not exist" in reason for reason in outcome.refused.values())
+    assert all(desk.get_alert(TENANT, a).assignee is None for a in three_alerts)

@@ -14,7 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from vigil.application.ports import Clock, system_clock
 from vigil.domain.alert import Alert, Detection
 from vigil.domain.case import Case, CaseSla, CaseStatus, Disposition, Priority
-from vigil.domain.errors import AlertNotFound, CaseNotFound
+from vigil.domain.errors import AlertNotFound, CaseNotFound, DomainError
 from vigil.domain.label import (
     VERDICT_OF_DISPOSITION,
     Label,
@@ -34,6 +34,14 @@ LabelSubject = tuple[str, SubjectKind, str]
 class RaiseOutcome:
     raised: int
     already_raised: int
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk command did: the alerts it changed, and why it left each of the others."""
+
+    applied: list[UUID]
+    refused: dict[UUID, str]
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,21 @@ class AlertDesk(Application[UUID]):
 
     def reopen(self, tenant_id: str, alert_id: UUID, actor: str, reason: str) -> Alert:
         return self._act(tenant_id, alert_id, lambda a, at: a.reopen(actor, at, reason))
+
+    def acknowledge_many(
+        self, tenant_id: str, alert_ids: Sequence[UUID], actor: str, note: str = ""
+    ) -> BulkOutcome:
+        return self._act_on_many(tenant_id, alert_ids, lambda a, at: a.acknowledge(actor, at, note))
+
+    def assign_many(
+        self, tenant_id: str, alert_ids: Sequence[UUID], actor: str, assignee: str
+    ) -> BulkOutcome:
+        return self._act_on_many(tenant_id, alert_ids, lambda a, at: a.assign(actor, at, assignee))
+
+    def dismiss_many(
+        self, tenant_id: str, alert_ids: Sequence[UUID], actor: str, reason: str
+    ) -> BulkOutcome:
+        return self._act_on_many(tenant_id, alert_ids, lambda a, at: a.dismiss(actor, at, reason))
 
     def timeline(self, tenant_id: str, alert_id: UUID) -> list[TimelineEntry]:
         """Every event of the alert from the event store, oldest first."""
@@ -229,6 +252,26 @@ class AlertDesk(Application[UUID]):
     def _label(self, tenant_id: str, subject: LabelSubject, actor: str, at: datetime) -> Label:
         existing = self.get_label(tenant_id, subject)
         return existing or Label.for_subject(tenant_id, *subject, actor, at)
+
+    def _act_on_many(
+        self,
+        tenant_id: str,
+        alert_ids: Sequence[UUID],
+        command: Callable[[Alert, datetime], None],
+    ) -> BulkOutcome:
+        """One command on many alerts, saved together; an alert that refuses it is left as it
+        was and named with the reason, so one closed alert never blocks the rest."""
+        at, changed, refused = self.clock(), [], {}
+        for alert_id in dict.fromkeys(alert_ids):
+            try:
+                alert = self.get_alert(tenant_id, alert_id)
+                command(alert, at)
+            except DomainError as error:
+                refused[alert_id] = str(error)
+                continue
+            changed.append(alert)
+        self.save(*changed)
+        return BulkOutcome([a.id for a in changed], refused)
 
     def _act(
         self, tenant_id: str, alert_id: UUID, command: Callable[[Alert, datetime], None]
