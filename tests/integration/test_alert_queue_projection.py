@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.alert_projection import AlertQueueProjection, RowChange, RowUpdate
+from vigil.application.alert_projection import AlertQueueProjection
 from vigil.application.alert_queue import AlertQueueFilter
+from vigil.application.projection import RowChange, RowUpdate
 from vigil.bootstrap import (
     build_alert_queue,
     build_read_engine,

@@ -7,12 +7,8 @@ from datetime import timedelta
 import pytest
 
 from tests.builders import T0, detection
-from vigil.application.alert_projection import (
-    AlertQueueProjection,
-    RowInsert,
-    RowUpdate,
-    squash,
-)
+from vigil.application.alert_projection import AlertQueueProjection
+from vigil.application.projection import RowInsert, RowUpdate, squash
 from vigil.domain.alert import Alert, Severity
 
 

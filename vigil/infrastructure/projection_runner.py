@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vigil.application.alert_projection import Projection, RowChange, squash
+from vigil.application.projection import Projection, RowChange, squash
 from vigil.infrastructure.read_model.row_changes import write_row_changes
 from vigil.infrastructure.read_model.tables import projection_tracking as tracking
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
-from vigil.application.alert_projection import RowChange, RowInsert, RowUpdate
+from vigil.application.projection import RowChange, RowInsert, RowUpdate
 from vigil.infrastructure.read_model.tables import TABLES
 
 UpdateShape = tuple[str, tuple[str, ...], tuple[str, ...]]
