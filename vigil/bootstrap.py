@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection
+from vigil.application.casework_projections import CaseListProjection, LabelProjection
 from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import Clock, system_clock
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
@@ -139,15 +140,20 @@ def build_alert_queue(settings: Settings, engine: AsyncEngine | None = None) -> 
     return SqlAlertQueue(engine or build_read_engine(settings))
 
 
-def build_projection_runner(
+def build_projection_runners(
     settings: Settings, app: AlertDesk, engine: AsyncEngine, batch_size: int = 500
-) -> ProjectionRunner:
-    """The alert queue projection; on PostgreSQL it wakes on the event store's NOTIFY."""
-    listener = None
-    if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
-        listener = EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
-    projection = AlertQueueProjection()
-    return ProjectionRunner(app, engine, projection, batch_size=batch_size, listener=listener)
+) -> list[ProjectionRunner]:
+    """Every read-model projection, each with its own position in the log; on PostgreSQL each
+    wakes on the event store's NOTIFY."""
+    runners = []
+    for projection in (AlertQueueProjection(), CaseListProjection(), LabelProjection()):
+        listener = None
+        if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
+            listener = EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
+        runners.append(
+            ProjectionRunner(app, engine, projection, batch_size=batch_size, listener=listener)
+        )
+    return runners
 
 
 def upgrade_read_model(settings: Settings) -> None:
@@ -160,8 +166,8 @@ async def run_projection_worker(settings: Settings, stop: asyncio.Event) -> None
     app = await anyio.to_thread.run_sync(build_alert_desk, settings)
     engine = build_read_engine(settings)
     try:
-        runner = build_projection_runner(settings, app, engine)
-        await project.run_projection_worker([runner], lambda: migrate.upgrade(engine), stop)
+        runners = build_projection_runners(settings, app, engine)
+        await project.run_projection_worker(runners, lambda: migrate.upgrade(engine), stop)
     finally:
         await engine.dispose()
         app.close()

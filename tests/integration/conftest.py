@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import TickingClock
 from vigil.application.alert_desk import AlertDesk
-from vigil.bootstrap import build_alert_desk, build_projection_runner, build_read_engine
+from vigil.bootstrap import build_alert_desk, build_projection_runners, build_read_engine
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 
@@ -41,9 +41,10 @@ async def read_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 def project(
     settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
 ) -> Callable[[], Awaitable[None]]:
-    """Catches the alert queue up with everything the desk has recorded so far."""
+    """Catches every read model up with everything the desk has recorded so far."""
 
     async def catch_up() -> None:
-        await build_projection_runner(settings, desk, read_engine).catch_up()
+        for runner in build_projection_runners(settings, desk, read_engine):
+            await runner.catch_up()
 
     return catch_up

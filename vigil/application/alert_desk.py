@@ -14,7 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from vigil.application.ports import Clock, system_clock
 from vigil.domain.alert import Alert, Detection
 from vigil.domain.case import Case, CaseSla, CaseStatus, Disposition, Priority
-from vigil.domain.errors import AlertNotFound, CaseNotFound, DomainError
+from vigil.domain.errors import AlertNotFound, CaseNotFound, DomainError, LabelNotApplied
 from vigil.domain.label import (
     VERDICT_OF_DISPOSITION,
     Label,
@@ -240,6 +240,30 @@ class AlertDesk(Application[UUID]):
         command(case, self.clock())
         self.save(case)
         return case
+
+    def label(
+        self,
+        tenant_id: str,
+        actor: str,
+        subject: LabelSubject,
+        verdict: Verdict,
+        source: LabelSource,
+        provenance: dict[str, Any] | None = None,
+    ) -> Label:
+        """A verdict on a record or an entity from an analyst, a chargeback or an import."""
+        at = self.clock()
+        label = self._label(tenant_id, subject, actor, at)
+        label.apply_verdict(actor, at, verdict, source, provenance)
+        self.save(label)
+        return label
+
+    def revoke_label(self, tenant_id: str, actor: str, subject: LabelSubject, reason: str) -> Label:
+        label = self.get_label(tenant_id, subject)
+        if label is None:
+            raise LabelNotApplied(f"{subject[1]} {subject[2]} of {subject[0]} was never labelled")
+        label.revoke(actor, self.clock(), reason)
+        self.save(label)
+        return label
 
     def get_label(self, tenant_id: str, subject: LabelSubject) -> Label | None:
         """The label history of a record or an entity; None if it was never labelled."""

@@ -49,6 +49,7 @@ def _raised(event: Alert.Raised) -> RowInsert:
         "raised_at": event.timestamp,
         "updated_at": event.timestamp,
         "occurred_at": event.occurred_at,
+        "case_id": None,
     }
     return RowInsert(ALERTS, event.originator_id, event.originator_version, values)
 
@@ -70,4 +71,8 @@ def _changed_columns(event: Alert.Event) -> dict[str, Any] | None:
             return {"status": str(AlertStatus.RESOLVED)}
         case Alert.Reopened():
             return {"status": str(AlertStatus.OPEN)}
+        case Alert.LinkedToCase():
+            return {"case_id": event.case_id}
+        case Alert.UnlinkedFromCase():
+            return {"case_id": None}
     return None

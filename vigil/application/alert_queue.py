@@ -34,6 +34,7 @@ class AlertRow:
     updated_at: datetime
     occurred_at: datetime | None
     version: int
+    case_id: UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 log = logging.getLogger("vigil.workers.project")
@@ -21,7 +21,7 @@ class ReadModelProjector(Protocol):
 
 
 async def run_projection_worker(
-    projectors: list[ReadModelProjector],
+    projectors: Sequence[ReadModelProjector],
     upgrade_schema: Callable[[], Awaitable[None]],
     stop: asyncio.Event,
 ) -> None:

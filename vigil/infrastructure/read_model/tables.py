@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -68,6 +70,7 @@ alerts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("occurred_at", UtcDateTime),
     Column("version", Integer, nullable=False),
+    Column("case_id", Uuid),
 )
 
 # The queue lists newest first within a tenant, optionally narrowed by one filter; each index
@@ -82,6 +85,51 @@ for narrowed_by in ("status", "severity", "source"):
         alerts.c.id.desc(),
     )
 
+Index("ix_alerts_by_case", alerts.c.tenant_id, alerts.c.case_id)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", String, nullable=False),
+    Column("title", String, nullable=False),
+    Column("priority", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("assignee", String),
+    Column("disposition", String),
+    Column("summary", String),
+    Column("alert_count", Integer, nullable=False),
+    Column("comment_count", Integer, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("sla_breached", Boolean, nullable=False),
+    Column("opened_by", String, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_cases_by_status", cases.c.tenant_id, cases.c.status, cases.c.opened_at.desc())
+Index("ix_cases_by_assignee", cases.c.tenant_id, cases.c.assignee, cases.c.opened_at.desc())
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("subject_id", String, nullable=False),
+    Column("verdict", String),
+    Column("label_source", String),
+    Column("labelled_by", String),
+    Column("labelled_at", UtcDateTime),
+    Column("provenance", JSON),
+    Column("version", Integer, nullable=False),
+)
+Index(
+    "ix_labels_by_subject", labels.c.tenant_id, labels.c.source, labels.c.kind, labels.c.subject_id
+)
+
 projection_tracking = Table(
     "projection_tracking",
     metadata,
@@ -90,5 +138,5 @@ projection_tracking = Table(
     Column("notification_id", BigInteger, nullable=False),
 )
 
-TABLES: dict[str, Table] = {"alerts": alerts}
+TABLES: dict[str, Table] = {"alerts": alerts, "cases": cases, "labels": labels}
 """Read-model tables by the name projections use for them."""
