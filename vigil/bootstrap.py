@@ -35,6 +35,7 @@ from vigil.infrastructure.nats.records import (
 from vigil.infrastructure.projection_runner import EventStoreListener, ProjectionRunner
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
+from vigil.infrastructure.read_model.case_list import SqlCaseList
 from vigil.infrastructure.read_model.engine import create_read_engine
 from vigil.infrastructure.settings import Settings, secret_key
 from vigil.web.app import WebDeps, create_app
@@ -138,6 +139,10 @@ def build_read_engine(settings: Settings) -> AsyncEngine:
 def build_alert_queue(settings: Settings, engine: AsyncEngine | None = None) -> SqlAlertQueue:
     """Pass the engine the rest of the process uses, so they share one connection pool."""
     return SqlAlertQueue(engine or build_read_engine(settings))
+
+
+def build_case_list(settings: Settings, engine: AsyncEngine | None = None) -> SqlCaseList:
+    return SqlCaseList(engine or build_read_engine(settings))
 
 
 def build_projection_runners(

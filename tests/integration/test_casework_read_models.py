@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
+from vigil.application.case_list import CaseListFilter
+from vigil.bootstrap import build_case_list
 from vigil.domain.case import CaseStatus, Disposition, Priority
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model.tables import alerts, cases, labels, projection_tracking
+from vigil.infrastructure.settings import Settings
 
 TENANT = "acme"
 Project = Callable[[], Awaitable[None]]
@@ -92,3 +95,29 @@ async def test_a_replay_from_event_zero_rebuilds_the_same_read_models(
             await connection.execute(delete(table))
     await project()
     assert [await rows(read_engine, table) for table in (alerts, cases, labels)] == live
+
+
+async def test_the_case_list_pages_newest_first_filters_and_keeps_to_its_tenant(
+    desk: AlertDesk, read_engine: AsyncEngine, project: Project, settings: Settings
+) -> None:
+    found = detections(7, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    opened = [
+        desk.open_case(TENANT, "ann", f"Case {n}", Priority.LOW, [d.alert_id]).id
+        for n, d in enumerate(found[:5])
+    ]
+    desk.assign_case(TENANT, opened[1], "lead", "bob")
+    (theirs,) = detections(1, start=100, tenant_id="globex")
+    desk.raise_alerts([theirs])
+    foreign = desk.open_case("globex", "eve", "Theirs", Priority.LOW, [theirs.alert_id]).id
+    await project()
+    case_list = build_case_list(settings, read_engine)
+
+    first = await case_list.page(CaseListFilter(TENANT), 3, None)
+    rest = await case_list.page(CaseListFilter(TENANT), 3, first.end_cursor)
+    assert [r.id for r in first.rows + rest.rows] == opened[::-1]
+    assert (first.total, first.has_next_page, rest.has_next_page) == (5, True, False)
+    bobs = await case_list.page(CaseListFilter(TENANT, assignee="bob"), 10, None)
+    assert [r.id for r in bobs.rows] == [opened[1]]
+    assert await case_list.get(TENANT, foreign) is None
+    assert (await case_list.get("globex", foreign)) is not None

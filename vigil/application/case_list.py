@@ -1,0 +1,60 @@
+"""The case list read model: what analysts and leads page through, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case as the case list shows it; rebuilt from events, never edited by hand."""
+
+    id: UUID
+    tenant_id: str
+    title: str
+    priority: str
+    status: str
+    assignee: str | None
+    disposition: str | None
+    summary: str | None
+    alert_count: int
+    comment_count: int
+    due_at: datetime
+    sla_breached: bool
+    opened_by: str
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class CaseListFilter:
+    tenant_id: str
+    status: str | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """A page of cases, newest first; each row's opaque cursor resumes right after it."""
+
+    rows: list[CaseRow]
+    cursors: list[str]
+    total: int
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+class CaseList(Protocol):
+    """Reads the case list read model; always scoped to one tenant."""
+
+    async def page(self, where: CaseListFilter, first: int, after: str | None) -> CasePage: ...
+
+    async def get(self, tenant_id: str, case_id: UUID) -> CaseRow | None: ...

@@ -1,0 +1,41 @@
+"""The case list read model on SQLAlchemy: keyset pages, newest first, one tenant at a time."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigil.application.case_list import CaseListFilter, CasePage, CaseRow
+from vigil.infrastructure.read_model.keyset import keyset_page
+from vigil.infrastructure.read_model.tables import cases
+
+
+class SqlCaseList:
+    """Implements `CaseList` on the `cases` table that the case list projection maintains."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def page(self, where: CaseListFilter, first: int, after: str | None) -> CasePage:
+        found = await keyset_page(
+            self.engine, cases, cases.c.opened_at, _matching(where), first, after
+        )
+        rows = [CaseRow(**row._asdict()) for row in found.rows]
+        return CasePage(rows, found.cursors, found.total, found.has_next_page)
+
+    async def get(self, tenant_id: str, case_id: UUID) -> CaseRow | None:
+        query = select(cases).where(cases.c.id == case_id, cases.c.tenant_id == tenant_id)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else CaseRow(**row._asdict())
+
+
+def _matching(where: CaseListFilter) -> list[ColumnElement[bool]]:
+    conditions = [cases.c.tenant_id == where.tenant_id]
+    if where.status is not None:
+        conditions.append(cases.c.status == where.status)
+    if where.assignee is not None:
+        conditions.append(cases.c.assignee == where.assignee)
+    return conditions
