@@ -192,6 +192,7 @@ def build_web_app(settings: Settings) -> Litestar:
     deps = WebDeps(
         alert_desk=desk,
         alert_queue=build_alert_queue(settings, engine),
+        case_list=build_case_list(settings, engine),
         tenant_id=settings.server.default_tenant,
         actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import TickingClock
+from tests.graphql_client import ANALYST, TENANT
 from vigil.application.alert_desk import AlertDesk
-from vigil.bootstrap import build_alert_desk, build_projection_runners, build_read_engine
+from vigil.bootstrap import (
+    build_alert_desk,
+    build_alert_queue,
+    build_case_list,
+    build_projection_runners,
+    build_read_engine,
+)
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
+from vigil.web.app import WebDeps, create_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -48,3 +58,23 @@ def project(
             await runner.catch_up()
 
     return catch_up
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    # The test client serves the app on its own event loop, so the app gets its own engine,
+    # disposed by the shutdown hook exactly as the composition root does it.
+    engine = build_read_engine(settings)
+    deps = WebDeps(
+        alert_desk=desk,
+        alert_queue=build_alert_queue(settings, engine),
+        case_list=build_case_list(settings, engine),
+        tenant_id=TENANT,
+        actor=ANALYST,
+        csrf_secret="graphql-test-secret",
+        on_shutdown=[engine.dispose],
+    )
+    async with AsyncTestClient(create_app(deps)) as test_client:
+        yield test_client

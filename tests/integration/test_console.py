@@ -16,6 +16,7 @@ from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import (
     build_alert_queue,
+    build_case_list,
     build_read_engine,
 )
 from vigil.domain.alert import Detection, Severity
@@ -54,6 +55,7 @@ async def client(
     deps = WebDeps(
         alert_desk=desk,
         alert_queue=build_alert_queue(settings, engine),
+        case_list=build_case_list(settings, engine),
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="console-test-secret",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,19 +10,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
+from tests.graphql_client import ANALYST, TENANT, data, graphql
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertPage, AlertQueueFilter, AlertRow
 from vigil.bootstrap import (
-    build_alert_queue,
-    build_read_engine,
+    build_case_list,
 )
 from vigil.graphql.context import make_context
 from vigil.graphql.schema import MAX_ALIASES, build_schema
 from vigil.infrastructure.settings import Settings
-from vigil.web.app import WebDeps, create_app
-
-TENANT = "acme"
-ANALYST = "demo-analyst"
 
 ACKNOWLEDGE = """
 mutation Ack($id: ID!, $note: String! = "") {
@@ -44,39 +39,6 @@ query Page($first: Int!, $after: String, $status: AlertStatus) {
   }
 }
 """
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    # The test client serves the app on its own event loop, so the app gets its own engine,
-    # disposed by the shutdown hook exactly as the composition root does it.
-    engine = build_read_engine(settings)
-    deps = WebDeps(
-        alert_desk=desk,
-        alert_queue=build_alert_queue(settings, engine),
-        tenant_id=TENANT,
-        actor=ANALYST,
-        csrf_secret="graphql-test-secret",
-        on_shutdown=[engine.dispose],
-    )
-    async with AsyncTestClient(create_app(deps)) as test_client:
-        yield test_client
-
-
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def data(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
-    body = await graphql(client, query, **variables)
-    assert "errors" not in body, body["errors"]
-    result: dict[str, Any] = body["data"]
-    return result
 
 
 async def walk(client: AsyncTestClient[Any], first: int, **variables: Any) -> list[dict[str, Any]]:
@@ -268,7 +230,9 @@ async def test_a_cursor_the_api_did_not_hand_out_is_refused_naming_the_field(
     assert body["errors"][0]["extensions"]["field"] == "after"
 
 
-async def test_a_query_deeper_than_the_limit_is_refused(desk: AlertDesk) -> None:
+async def test_a_query_deeper_than_the_limit_is_refused(
+    desk: AlertDesk, settings: Settings, read_engine: AsyncEngine
+) -> None:
     class UnreadQueue:
         async def page(self, where: AlertQueueFilter, first: int, after: str | None) -> AlertPage:
             raise AssertionError("a refused query reads nothing")
@@ -280,7 +244,10 @@ async def test_a_query_deeper_than_the_limit_is_refused(desk: AlertDesk) -> None
     query = "{ alerts { edges { node { timeline { actor } } } } }"  # depth 4
 
     result = await shallow.execute(
-        query, context_value=make_context(desk, UnreadQueue(), TENANT, ANALYST)
+        query,
+        context_value=make_context(
+            desk, UnreadQueue(), build_case_list(settings, read_engine), TENANT, ANALYST
+        ),
     )
 
     assert result.errors is not None

@@ -265,6 +265,11 @@ class AlertDesk(Application[UUID]):
         self.save(label)
         return label
 
+    def case_timeline(self, tenant_id: str, case_id: UUID) -> list[TimelineEntry]:
+        """Every event of the case from the event store, oldest first."""
+        self.get_case(tenant_id, case_id)
+        return [_entry(e) for e in self.events.get(case_id)]
+
     def get_label(self, tenant_id: str, subject: LabelSubject) -> Label | None:
         """The label history of a record or an entity; None if it was never labelled."""
         try:

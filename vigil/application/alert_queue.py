@@ -43,6 +43,7 @@ class AlertQueueFilter:
     status: str | None = None
     severity: str | None = None
     source: str | None = None
+    case_id: UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ class Case(Aggregate):
         self.status = CaseStatus.OPEN
         self.assignee: str | None = None
         self.disposition: Disposition | None = None
+        self.summary: str | None = None
+        self.closed_at: datetime | None = None
         self.sla_breached = False
         self.comment_count = 0
 
@@ -273,6 +275,8 @@ class Case(Aggregate):
         def apply(self, case: Case) -> None:
             case.status = CaseStatus.CLOSED
             case.disposition = Disposition(self.disposition)
+            case.summary = self.summary
+            case.closed_at = self.timestamp
 
     class Reopened(Event):
         reason: str
@@ -280,3 +284,5 @@ class Case(Aggregate):
         def apply(self, case: Case) -> None:
             case.status = CaseStatus.INVESTIGATING
             case.disposition = None
+            case.summary = None
+            case.closed_at = None

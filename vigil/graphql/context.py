@@ -10,6 +10,7 @@ from strawberry.litestar import BaseContext
 
 from vigil.application.alert_desk import AlertDesk, TimelineEntry
 from vigil.application.alert_queue import AlertQueue
+from vigil.application.case_list import CaseList
 from vigil.graphql.alerts.loaders import timeline_loader
 
 
@@ -18,6 +19,7 @@ class VigilContext(BaseContext, kw_only=True):
 
     alert_desk: AlertDesk
     alert_queue: AlertQueue
+    case_list: CaseList
     tenant_id: str
     actor: str
     timelines: DataLoader[UUID, list[TimelineEntry]]
@@ -27,11 +29,12 @@ Info = strawberry.Info[VigilContext, None]
 
 
 def make_context(
-    alert_desk: AlertDesk, alert_queue: AlertQueue, tenant_id: str, actor: str
+    alert_desk: AlertDesk, alert_queue: AlertQueue, case_list: CaseList, tenant_id: str, actor: str
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
         alert_queue=alert_queue,
+        case_list=case_list,
         tenant_id=tenant_id,
         actor=actor,
         timelines=timeline_loader(alert_desk, tenant_id),

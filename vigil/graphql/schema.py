@@ -13,6 +13,8 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from vigil.graphql.alerts.mutations import AlertMutations
 from vigil.graphql.alerts.queries import AlertQueries
+from vigil.graphql.cases.mutations import CaseMutations
+from vigil.graphql.cases.queries import CaseQueries
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -27,12 +29,12 @@ MAX_TOKENS = 5000
 
 
 @strawberry.type
-class Query(AlertQueries):
+class Query(AlertQueries, CaseQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AlertMutations):
+class Mutation(AlertMutations, CaseMutations):
     pass
 
 

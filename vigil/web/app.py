@@ -18,6 +18,7 @@ from strawberry.litestar import make_graphql_controller
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertQueue
+from vigil.application.case_list import CaseList
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
 from vigil.web.console import AlertConsole
@@ -39,6 +40,7 @@ class WebDeps:
 
     alert_desk: AlertDesk
     alert_queue: AlertQueue
+    case_list: CaseList
     tenant_id: str
     actor: str
     """Who console and GraphQL commands are recorded as, until identity arrives."""
@@ -89,7 +91,9 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
 
 def _graphql_controller(deps: WebDeps) -> type:
     async def context_getter() -> VigilContext:
-        return make_context(deps.alert_desk, deps.alert_queue, deps.tenant_id, deps.actor)
+        return make_context(
+            deps.alert_desk, deps.alert_queue, deps.case_list, deps.tenant_id, deps.actor
+        )
 
     # graphql_ide=None: strawberry's GraphiQL page loads its scripts from a CDN, which an
     # air-gapped install cannot reach; the IDE returns once its assets are served locally.

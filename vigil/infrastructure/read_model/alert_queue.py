@@ -41,6 +41,8 @@ def _matching(where: AlertQueueFilter) -> list[ColumnElement[bool]]:
         conditions.append(alerts.c.severity == where.severity)
     if where.source is not None:
         conditions.append(alerts.c.source == where.source)
+    if where.case_id is not None:
+        conditions.append(alerts.c.case_id == where.case_id)
     return conditions
 
 

@@ -1,0 +1,103 @@
+"""Cases over GraphQL on SQLite and PostgreSQL: open from alerts, close into labels, list."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from tests.builders import detections
+from tests.graphql_client import TENANT, data
+from vigil.application.alert_desk import AlertDesk
+from vigil.domain.label import SubjectKind, Verdict
+
+OPEN = """
+mutation Open($ids: [ID!]!) {
+  openCase(input: {alertIds: $ids, title: "Stolen card", priority: HIGH}) {
+    __typename
+    ... on CaseChanged { case { id status priority alertCount } }
+    ... on Error { message }
+  }
+}"""
+
+CLOSE = """
+mutation Close($id: ID!) {
+  closeCase(input: {caseId: $id, disposition: CONFIRMED_FRAUD, summary: "Cardholder confirmed"}) {
+    __typename
+    ... on CaseChanged { case { status disposition summary closedAt } }
+    ... on Error { message }
+  }
+}"""
+
+CASE = """
+query One($id: ID!) {
+  case(id: $id) {
+    status disposition alertCount
+    alerts { recordId }
+    timeline { event actor }
+  }
+}"""
+
+CASES = "{ cases(first: 10) { totalCount edges { node { id title } } } }"
+
+Project = Callable[[], Awaitable[None]]
+
+
+async def test_an_analyst_opens_a_case_from_alerts_and_closes_it_into_labels(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Project
+) -> None:
+    found = detections(2, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    ids = [str(d.alert_id) for d in found]
+
+    opened = (await data(client, OPEN, ids=ids))["openCase"]
+    assert opened["__typename"] == "CaseChanged"
+    assert (opened["case"]["status"], opened["case"]["alertCount"]) == ("OPEN", 2)
+    case_id = opened["case"]["id"]
+
+    again = (await data(client, OPEN, ids=ids[:1]))["openCase"]
+    assert again["__typename"] == "NotAllowedError"
+    assert "already in case" in again["message"]
+
+    closed = (await data(client, CLOSE, id=case_id))["closeCase"]
+    assert closed["__typename"] == "CaseChanged"
+    assert (closed["case"]["status"], closed["case"]["disposition"]) == (
+        "CLOSED",
+        "CONFIRMED_FRAUD",
+    )
+    label = desk.get_label(TENANT, ("cards", SubjectKind.RECORD, "tx-0"))
+    assert label is not None
+    assert label.verdict is Verdict.FRAUD
+
+    await project()
+    case = (await data(client, CASE, id=case_id))["case"]
+    assert (case["status"], case["alertCount"]) == ("CLOSED", 2)
+    assert sorted(a["recordId"] for a in case["alerts"]) == ["tx-0", "tx-1"]
+    assert [e["event"] for e in case["timeline"]] == ["Opened", "Closed"]
+    listed = (await data(client, CASES))["cases"]
+    assert listed["totalCount"] == 1
+
+
+async def test_closing_a_case_twice_or_one_that_does_not_exist_is_a_typed_error(
+    client: AsyncTestClient[Any], desk: AlertDesk
+) -> None:
+    (found,) = detections(1, tenant_id=TENANT)
+    desk.raise_alerts([found])
+    case_id = (await data(client, OPEN, ids=[str(found.alert_id)]))["openCase"]["case"]["id"]
+    await data(client, CLOSE, id=case_id)
+
+    twice = (await data(client, CLOSE, id=case_id))["closeCase"]
+    assert twice["__typename"] == "NotAllowedError"
+    assert "closed" in twice["message"]
+    missing = (await data(client, CLOSE, id="00000000-0000-0000-0000-000000000009"))["closeCase"]
+    assert missing["__typename"] == "NotFoundError"
+
+
+async def test_another_tenants_alerts_cannot_be_put_in_a_case(
+    client: AsyncTestClient[Any], desk: AlertDesk
+) -> None:
+    (theirs,) = detections(1, tenant_id="globex")
+    desk.raise_alerts([theirs])
+    refused = (await data(client, OPEN, ids=[str(theirs.alert_id)]))["openCase"]
+    assert refused["__typename"] == "NotFoundError"

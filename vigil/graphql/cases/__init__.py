@@ -1,0 +1,1 @@
+"""Cases over GraphQL: the case list, one case with its alerts and timeline, and casework."""

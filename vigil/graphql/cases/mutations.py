@@ -1,0 +1,113 @@
+"""Casework over GraphQL: open a case from alerts, close it with a disposition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import anyio.to_thread
+import strawberry
+
+from vigil.domain import case as domain
+from vigil.domain.errors import (
+    AlertInAnotherCase,
+    AlertIsClosed,
+    AlertNotFound,
+    CaseIsClosed,
+    CaseNotFound,
+    DomainError,
+    IllegalTransition,
+    InvalidCommand,
+)
+from vigil.graphql.alerts.queries import parse_alert_id
+from vigil.graphql.cases.types import Case, Disposition, Priority
+from vigil.graphql.context import Info
+from vigil.graphql.errors import Error, InvalidInputError
+
+
+@strawberry.type(description="No alert or case with this id exists for the caller's tenant.")
+class NotFoundError(Error):
+    id: strawberry.ID
+
+
+@strawberry.type(description="The command is not allowed in the state the alert or case is in.")
+class NotAllowedError(Error):
+    pass
+
+
+@strawberry.type(description="The command was recorded; the case as it was just saved.")
+class CaseChanged:
+    case: Case
+
+
+CaseResult = Annotated[
+    CaseChanged | NotFoundError | NotAllowedError | InvalidInputError,
+    strawberry.union("CaseResult"),
+]
+
+
+@strawberry.input
+class OpenCaseInput:
+    alert_ids: list[strawberry.ID]
+    title: str
+    priority: Priority = Priority.MEDIUM
+
+
+@strawberry.input
+class CloseCaseInput:
+    case_id: strawberry.ID
+    disposition: Disposition
+    summary: str
+
+
+@strawberry.type
+class CaseMutations:
+    @strawberry.mutation(description="Opens a case from one or more alerts and links them to it.")
+    async def open_case(self, info: Info, input: OpenCaseInput) -> CaseResult:
+        alert_ids = [parse_alert_id(a) for a in input.alert_ids]
+        if None in alert_ids:
+            return InvalidInputError(field="alertIds", message="alertIds: not all are alert ids")
+        ctx = info.context
+        return await _run(
+            lambda: ctx.alert_desk.open_case(
+                ctx.tenant_id,
+                ctx.actor,
+                input.title,
+                input.priority,
+                [a for a in alert_ids if a is not None],
+            )
+        )
+
+    @strawberry.mutation(
+        description="Closes a case with a disposition; confirmed fraud and false positives "
+        "label the records of its alerts in the same command."
+    )
+    async def close_case(self, info: Info, input: CloseCaseInput) -> CaseResult:
+        case_id = parse_alert_id(input.case_id)
+        if case_id is None:
+            return NotFoundError(id=input.case_id, message=f"case {input.case_id} does not exist")
+        ctx = info.context
+        return await _run(
+            lambda: ctx.alert_desk.close_case(
+                ctx.tenant_id, case_id, ctx.actor, input.disposition, input.summary
+            )
+        )
+
+
+async def _run(command: Callable[[], domain.Case]) -> CaseResult:
+    try:
+        case = await anyio.to_thread.run_sync(command)
+    except DomainError as error:
+        return _typed_error(error)
+    return CaseChanged(case=Case.from_aggregate(case))
+
+
+def _typed_error(error: DomainError) -> NotFoundError | NotAllowedError | InvalidInputError:
+    match error:
+        case AlertNotFound(alert_id=missing) | CaseNotFound(case_id=missing):
+            return NotFoundError(id=strawberry.ID(str(missing)), message=str(error))
+        case InvalidCommand():
+            return InvalidInputError(field=error.field, message=error.reason)
+        case AlertInAnotherCase() | AlertIsClosed() | CaseIsClosed() | IllegalTransition():
+            return NotAllowedError(message=str(error))
+    raise error

@@ -1,0 +1,49 @@
+"""Reading cases: the case list and one case, from the read model only."""
+
+from __future__ import annotations
+
+import strawberry
+
+from vigil.application.case_list import CaseListFilter
+from vigil.domain.errors import InvalidCommand
+from vigil.graphql.alerts.queries import invalid_argument, parse_alert_id
+from vigil.graphql.cases.types import Case, CaseConnection, CaseEdge, CaseStatus
+from vigil.graphql.context import Info
+
+
+@strawberry.type
+class CaseQueries:
+    @strawberry.field(description="The caller's cases, newest first.")
+    async def cases(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        status: CaseStatus | None = None,
+        assignee: str | None = None,
+    ) -> CaseConnection:
+        ctx = info.context
+        where = CaseListFilter(
+            ctx.tenant_id, status=None if status is None else str(status), assignee=assignee
+        )
+        try:
+            page = await ctx.case_list.page(where, first, after)
+        except InvalidCommand as error:
+            raise invalid_argument(error.field, error.reason) from None
+        return CaseConnection(
+            edges=[
+                CaseEdge(node=Case.from_row(row), cursor=cursor)
+                for row, cursor in zip(page.rows, page.cursors, strict=True)
+            ],
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="One case of the caller's tenant; null if there is none.")
+    async def case(self, info: Info, id: strawberry.ID) -> Case | None:
+        case_id = parse_alert_id(id)
+        if case_id is None:
+            return None
+        row = await info.context.case_list.get(info.context.tenant_id, case_id)
+        return None if row is None else Case.from_row(row)

@@ -1,0 +1,112 @@
+"""The Case type, built from the case list's read model or a command's result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import anyio.to_thread
+import strawberry
+
+from vigil.application.alert_queue import AlertQueueFilter
+from vigil.application.case_list import CaseRow
+from vigil.domain import case as domain
+from vigil.graphql.alerts.types import Alert, TimelineEntry
+from vigil.graphql.context import Info
+
+CaseStatus = domain.CaseStatus
+Priority = domain.Priority
+Disposition = domain.Disposition
+strawberry.enum(CaseStatus)
+strawberry.enum(Priority)
+strawberry.enum(Disposition)
+
+MAX_ALERTS_SHOWN = 500
+
+
+@strawberry.type(description="An investigation of one or more alerts, and how it ended.")
+class Case:
+    case_id: strawberry.Private[UUID]
+    id: strawberry.ID
+    title: str
+    priority: Priority
+    status: CaseStatus
+    assignee: str | None
+    disposition: Disposition | None
+    summary: str | None
+    alert_count: int
+    comment_count: int
+    due_at: datetime
+    sla_breached: bool
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @strawberry.field(description="The case's alerts, from the alert queue read model.")
+    async def alerts(self, info: Info) -> list[Alert]:
+        where = AlertQueueFilter(info.context.tenant_id, case_id=self.case_id)
+        page = await info.context.alert_queue.page(where, MAX_ALERTS_SHOWN, None)
+        return [Alert.from_row(row) for row in page.rows]
+
+    @strawberry.field(description="Every event of the case, oldest first, from the event store.")
+    async def timeline(self, info: Info) -> list[TimelineEntry]:
+        ctx = info.context
+        entries = await anyio.to_thread.run_sync(
+            ctx.alert_desk.case_timeline, ctx.tenant_id, self.case_id
+        )
+        return [TimelineEntry.from_record(e) for e in entries]
+
+    @classmethod
+    def from_row(cls, row: CaseRow) -> Case:
+        return cls(
+            case_id=row.id,
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            priority=Priority(row.priority),
+            status=CaseStatus(row.status),
+            assignee=row.assignee,
+            disposition=Disposition(row.disposition) if row.disposition else None,
+            summary=row.summary,
+            alert_count=row.alert_count,
+            comment_count=row.comment_count,
+            due_at=row.due_at,
+            sla_breached=row.sla_breached,
+            opened_by=row.opened_by,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+        )
+
+    @classmethod
+    def from_aggregate(cls, case: domain.Case) -> Case:
+        """The state a command just saved, which the read model may not have caught up with."""
+        return cls(
+            case_id=case.id,
+            id=strawberry.ID(str(case.id)),
+            title=case.title,
+            priority=case.priority,
+            status=case.status,
+            assignee=case.assignee,
+            disposition=case.disposition,
+            summary=case.summary,
+            alert_count=len(case.alert_ids),
+            comment_count=case.comment_count,
+            due_at=case.due_at,
+            sla_breached=case.sla_breached,
+            opened_by=case.opened_by,
+            opened_at=case.created_on,
+            closed_at=case.closed_at,
+        )
+
+
+@strawberry.type
+class CaseEdge:
+    node: Case
+    cursor: str
+
+
+@strawberry.type(description="A page of the case list, newest first.")
+class CaseConnection:
+    edges: list[CaseEdge]
+    has_next_page: bool
+    end_cursor: str | None
+    total_count: int
