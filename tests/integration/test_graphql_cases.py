@@ -101,3 +101,57 @@ async def test_another_tenants_alerts_cannot_be_put_in_a_case(
     desk.raise_alerts([theirs])
     refused = (await data(client, OPEN, ids=[str(theirs.alert_id)]))["openCase"]
     assert refused["__typename"] == "NotFoundError"
+
+
+WORK = """
+mutation Work($id: ID!, $extra: ID!, $first: ID!) {
+  assignCase(input: {caseId: $id, assignee: "ann"}) { __typename }
+  changeCaseStatus(input: {caseId: $id, status: INVESTIGATING}) { __typename }
+  commentOnCase(input: {caseId: $id, text: "Called the cardholder"}) { __typename }
+  attachAlertToCase(input: {caseId: $id, alertId: $extra}) { __typename }
+  detachAlertFromCase(input: {caseId: $id, alertId: $first}) { __typename }
+  pending: changeCaseStatus(input: {caseId: $id, status: PENDING_INFO, reason: "bank"}) {
+    __typename ... on CaseChanged { case { status assignee commentCount alertCount } }
+  }
+  skip: changeCaseStatus(input: {caseId: $id, status: OPEN}) {
+    __typename ... on Error { message }
+  }
+}"""
+
+REOPEN = """
+mutation Reopen($id: ID!) {
+  reopenCase(input: {caseId: $id, reason: "Chargeback arrived"}) {
+    __typename ... on CaseChanged { case { status disposition } }
+  }
+}"""
+
+
+async def test_every_case_command_is_a_mutation_with_a_typed_result(
+    client: AsyncTestClient[Any], desk: AlertDesk
+) -> None:
+    found = detections(3, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    first, second, extra = (str(d.alert_id) for d in found)
+    case_id = (await data(client, OPEN, ids=[first, second]))["openCase"]["case"]["id"]
+
+    worked = await data(client, WORK, id=case_id, extra=extra, first=first)
+    assert {name: result["__typename"] for name, result in worked.items()} == {
+        "assignCase": "CaseChanged",
+        "changeCaseStatus": "CaseChanged",
+        "commentOnCase": "CaseChanged",
+        "attachAlertToCase": "CaseChanged",
+        "detachAlertFromCase": "CaseChanged",
+        "pending": "CaseChanged",
+        "skip": "NotAllowedError",
+    }
+    assert worked["pending"]["case"] == {
+        "status": "PENDING_INFO",
+        "assignee": "ann",
+        "commentCount": 1,
+        "alertCount": 2,
+    }
+    assert "cannot go from pending_info to open" in worked["skip"]["message"]
+
+    await data(client, CLOSE, id=case_id)
+    reopened = (await data(client, REOPEN, id=case_id))["reopenCase"]
+    assert reopened["case"] == {"status": "INVESTIGATING", "disposition": None}

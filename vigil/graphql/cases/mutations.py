@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from uuid import UUID
 
 import anyio.to_thread
 import strawberry
@@ -20,7 +21,7 @@ from vigil.domain.errors import (
     InvalidCommand,
 )
 from vigil.graphql.alerts.queries import parse_alert_id
-from vigil.graphql.cases.types import Case, Disposition, Priority
+from vigil.graphql.cases.types import Case, CaseStatus, Disposition, Priority
 from vigil.graphql.context import Info
 from vigil.graphql.errors import Error, InvalidInputError
 
@@ -60,6 +61,37 @@ class CloseCaseInput:
     summary: str
 
 
+@strawberry.input
+class AssignCaseInput:
+    case_id: strawberry.ID
+    assignee: str
+
+
+@strawberry.input
+class CommentOnCaseInput:
+    case_id: strawberry.ID
+    text: str
+
+
+@strawberry.input
+class ChangeCaseStatusInput:
+    case_id: strawberry.ID
+    status: CaseStatus
+    reason: str = ""
+
+
+@strawberry.input
+class CaseAlertInput:
+    case_id: strawberry.ID
+    alert_id: strawberry.ID
+
+
+@strawberry.input
+class ReopenCaseInput:
+    case_id: strawberry.ID
+    reason: str
+
+
 @strawberry.type
 class CaseMutations:
     @strawberry.mutation(description="Opens a case from one or more alerts and links them to it.")
@@ -83,15 +115,93 @@ class CaseMutations:
         "label the records of its alerts in the same command."
     )
     async def close_case(self, info: Info, input: CloseCaseInput) -> CaseResult:
-        case_id = parse_alert_id(input.case_id)
-        if case_id is None:
-            return NotFoundError(id=input.case_id, message=f"case {input.case_id} does not exist")
         ctx = info.context
-        return await _run(
-            lambda: ctx.alert_desk.close_case(
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.close_case(
                 ctx.tenant_id, case_id, ctx.actor, input.disposition, input.summary
-            )
+            ),
         )
+
+    @strawberry.mutation(description="Hands the case to an analyst.")
+    async def assign_case(self, info: Info, input: AssignCaseInput) -> CaseResult:
+        ctx = info.context
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.assign_case(
+                ctx.tenant_id, case_id, ctx.actor, input.assignee
+            ),
+        )
+
+    @strawberry.mutation(description="Adds a note to the case's record.")
+    async def comment_on_case(self, info: Info, input: CommentOnCaseInput) -> CaseResult:
+        ctx = info.context
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.comment_on_case(
+                ctx.tenant_id, case_id, ctx.actor, input.text
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Moves the case along open -> investigating <-> pending_info; closing has "
+        "closeCase."
+    )
+    async def change_case_status(self, info: Info, input: ChangeCaseStatusInput) -> CaseResult:
+        ctx = info.context
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.change_case_status(
+                ctx.tenant_id, case_id, ctx.actor, input.status, input.reason
+            ),
+        )
+
+    @strawberry.mutation(description="Adds an alert to the case and links it there.")
+    async def attach_alert_to_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
+        ctx = info.context
+        alert_id = parse_alert_id(input.alert_id)
+        if alert_id is None:
+            return NotFoundError(
+                id=input.alert_id, message=f"alert {input.alert_id} does not exist"
+            )
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.attach_alert(
+                ctx.tenant_id, case_id, ctx.actor, alert_id
+            ),
+        )
+
+    @strawberry.mutation(description="Takes an alert out of the case; the case keeps at least one.")
+    async def detach_alert_from_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
+        ctx = info.context
+        alert_id = parse_alert_id(input.alert_id)
+        if alert_id is None:
+            return NotFoundError(
+                id=input.alert_id, message=f"alert {input.alert_id} does not exist"
+            )
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.detach_alert(
+                ctx.tenant_id, case_id, ctx.actor, alert_id
+            ),
+        )
+
+    @strawberry.mutation(description="Reopens a closed case for more investigation.")
+    async def reopen_case(self, info: Info, input: ReopenCaseInput) -> CaseResult:
+        ctx = info.context
+        return await _on_case(
+            input.case_id,
+            lambda case_id: ctx.alert_desk.reopen_case(
+                ctx.tenant_id, case_id, ctx.actor, input.reason
+            ),
+        )
+
+
+async def _on_case(raw_id: strawberry.ID, command: Callable[[UUID], domain.Case]) -> CaseResult:
+    case_id = parse_alert_id(raw_id)
+    if case_id is None:
+        return NotFoundError(id=raw_id, message=f"case {raw_id} does not exist")
+    return await _run(lambda: command(case_id))
 
 
 async def _run(command: Callable[[], domain.Case]) -> CaseResult:
