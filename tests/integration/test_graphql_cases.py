@@ -155,3 +155,41 @@ async def test_every_case_command_is_a_mutation_with_a_typed_result(
     await data(client, CLOSE, id=case_id)
     reopened = (await data(client, REOPEN, id=case_id))["reopenCase"]
     assert reopened["case"] == {"status": "INVESTIGATING", "disposition": None}
+
+
+ACT = """
+mutation Act($id: ID!, $action: AlertAction!, $text: String!) {
+  actOnAlert(action: $action, input: {alertId: $id, text: $text}) {
+    __typename
+    ... on AlertChanged { alert { status assignee escalationLevel } }
+    ... on Error { message }
+  }
+}"""
+
+BULK = """
+mutation Bulk($ids: [ID!]!) {
+  actOnAlerts(action: ACKNOWLEDGE, alertIds: $ids, text: "triaged") {
+    applied refused { alertId message }
+  }
+}"""
+
+
+async def test_each_alert_action_and_the_bulk_ones_answer_with_typed_results(
+    client: AsyncTestClient[Any], desk: AlertDesk
+) -> None:
+    found = detections(3, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    first, second, third = (str(d.alert_id) for d in found)
+
+    assigned = (await data(client, ACT, id=first, action="ASSIGN", text="bob"))["actOnAlert"]
+    assert assigned["alert"]["assignee"] == "bob"
+    escalated = await data(client, ACT, id=first, action="ESCALATE", text="big amount")
+    assert escalated["actOnAlert"]["alert"]["escalationLevel"] == 1
+    resolved = await data(client, ACT, id=second, action="RESOLVE", text="refunded")
+    assert resolved["actOnAlert"]["alert"]["status"] == "RESOLVED"
+    closed = await data(client, ACT, id=second, action="COMMENT", text="late note")
+    assert closed["actOnAlert"]["__typename"] == "AlertClosedError"
+
+    bulk = (await data(client, BULK, ids=[first, second, third, "nonsense"]))["actOnAlerts"]
+    assert sorted(bulk["applied"]) == sorted([first, third])
+    assert {r["alertId"] for r in bulk["refused"]} == {second, "nonsense"}
