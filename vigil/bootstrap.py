@@ -24,6 +24,7 @@ from vigil.application.alert_projection import AlertQueueProjection
 from vigil.application.casework_projections import CaseListProjection, LabelProjection
 from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import Clock, system_clock
+from vigil.application.read_models import ReadModels
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
@@ -37,6 +38,7 @@ from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
 from vigil.infrastructure.read_model.case_list import SqlCaseList
 from vigil.infrastructure.read_model.engine import create_read_engine
+from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.settings import Settings, secret_key
 from vigil.web.app import WebDeps, create_app
 from vigil.workers import project
@@ -136,13 +138,13 @@ def build_read_engine(settings: Settings) -> AsyncEngine:
     return create_read_engine(settings.storage.read_model_url())
 
 
-def build_alert_queue(settings: Settings, engine: AsyncEngine | None = None) -> SqlAlertQueue:
-    """Pass the engine the rest of the process uses, so they share one connection pool."""
-    return SqlAlertQueue(engine or build_read_engine(settings))
-
-
-def build_case_list(settings: Settings, engine: AsyncEngine | None = None) -> SqlCaseList:
-    return SqlCaseList(engine or build_read_engine(settings))
+def build_read_models(settings: Settings, engine: AsyncEngine) -> ReadModels:
+    """Every read model on one engine, so they share its connection pool."""
+    return ReadModels(
+        alert_queue=SqlAlertQueue(engine),
+        case_list=SqlCaseList(engine),
+        label_book=SqlLabelBook(engine),
+    )
 
 
 def build_projection_runners(
@@ -191,8 +193,7 @@ def build_web_app(settings: Settings) -> Litestar:
 
     deps = WebDeps(
         alert_desk=desk,
-        alert_queue=build_alert_queue(settings, engine),
-        case_list=build_case_list(settings, engine),
+        read_models=build_read_models(settings, engine),
         tenant_id=settings.server.default_tenant,
         actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),

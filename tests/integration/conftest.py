@@ -14,10 +14,9 @@ from tests.graphql_client import ANALYST, TENANT
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import (
     build_alert_desk,
-    build_alert_queue,
-    build_case_list,
     build_projection_runners,
     build_read_engine,
+    build_read_models,
 )
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
@@ -69,8 +68,7 @@ async def client(
     engine = build_read_engine(settings)
     deps = WebDeps(
         alert_desk=desk,
-        alert_queue=build_alert_queue(settings, engine),
-        case_list=build_case_list(settings, engine),
+        read_models=build_read_models(settings, engine),
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="graphql-test-secret",

@@ -19,8 +19,8 @@ from vigil.application.alert_projection import AlertQueueProjection
 from vigil.application.alert_queue import AlertQueueFilter
 from vigil.application.projection import RowChange, RowUpdate
 from vigil.bootstrap import (
-    build_alert_queue,
     build_read_engine,
+    build_read_models,
     run_projection_worker,
 )
 from vigil.domain.alert import Severity
@@ -32,8 +32,8 @@ from vigil.infrastructure.settings import Settings
 
 
 @pytest.fixture
-def queue(read_engine: AsyncEngine, settings: Settings) -> SqlAlertQueue:
-    return build_alert_queue(settings, read_engine)
+def queue(read_engine: AsyncEngine) -> SqlAlertQueue:
+    return SqlAlertQueue(read_engine)
 
 
 def runner_for(
@@ -234,7 +234,7 @@ async def test_the_project_worker_shows_new_alerts_soon_after_they_are_raised(
     stop = asyncio.Event()
     worker = asyncio.create_task(run_projection_worker(settings, stop))
     read_engine = build_read_engine(settings)
-    queue = build_alert_queue(settings, read_engine)
+    queue = build_read_models(settings, read_engine).alert_queue
     try:
         await anyio.to_thread.run_sync(desk.raise_alerts, detections(3))
         assert await _eventually_listed(queue, 3, within_seconds=5)

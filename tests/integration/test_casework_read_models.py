@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.case_list import CaseListFilter
-from vigil.bootstrap import build_case_list
+from vigil.bootstrap import build_read_models
 from vigil.domain.case import CaseStatus, Disposition, Priority
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model.tables import alerts, cases, labels, projection_tracking
@@ -111,7 +111,7 @@ async def test_the_case_list_pages_newest_first_filters_and_keeps_to_its_tenant(
     desk.raise_alerts([theirs])
     foreign = desk.open_case("globex", "eve", "Theirs", Priority.LOW, [theirs.alert_id]).id
     await project()
-    case_list = build_case_list(settings, read_engine)
+    case_list = build_read_models(settings, read_engine).case_list
 
     first = await case_list.page(CaseListFilter(TENANT), 3, None)
     rest = await case_list.page(CaseListFilter(TENANT), 3, first.end_cursor)

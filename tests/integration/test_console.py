@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.builders import detections
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import (
-    build_alert_queue,
-    build_case_list,
     build_read_engine,
+    build_read_models,
 )
 from vigil.domain.alert import Detection, Severity
 from vigil.infrastructure.settings import Settings
@@ -54,8 +53,7 @@ async def client(
 
     deps = WebDeps(
         alert_desk=desk,
-        alert_queue=build_alert_queue(settings, engine),
-        case_list=build_case_list(settings, engine),
+        read_models=build_read_models(settings, engine),
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="console-test-secret",

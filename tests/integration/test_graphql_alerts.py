@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from tests.graphql_client import ANALYST, TENANT, data, graphql
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertPage, AlertQueueFilter, AlertRow
 from vigil.bootstrap import (
-    build_case_list,
+    build_read_models,
 )
 from vigil.graphql.context import make_context
 from vigil.graphql.schema import MAX_ALIASES, build_schema
@@ -246,7 +247,10 @@ async def test_a_query_deeper_than_the_limit_is_refused(
     result = await shallow.execute(
         query,
         context_value=make_context(
-            desk, UnreadQueue(), build_case_list(settings, read_engine), TENANT, ANALYST
+            desk,
+            replace(build_read_models(settings, read_engine), alert_queue=UnreadQueue()),
+            TENANT,
+            ANALYST,
         ),
     )
 

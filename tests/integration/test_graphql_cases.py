@@ -193,3 +193,50 @@ async def test_each_alert_action_and_the_bulk_ones_answer_with_typed_results(
     bulk = (await data(client, BULK, ids=[first, second, third, "nonsense"]))["actOnAlerts"]
     assert sorted(bulk["applied"]) == sorted([first, third])
     assert {r["alertId"] for r in bulk["refused"]} == {second, "nonsense"}
+
+
+LABEL = """
+mutation Label($subject: String!, $verdict: Verdict!) {
+  labelSubject(input: {subject: {source: "cards", kind: RECORD, subjectId: $subject},
+                       verdict: $verdict, labelSource: CHARGEBACK, note: "CB-2291"}) {
+    __typename
+    ... on LabelChanged { label { verdict labelSource labelledBy provenance } }
+    ... on Error { message }
+  }
+}"""
+
+REVOKE = """
+mutation Revoke($subject: String!) {
+  revokeLabel(input: {subject: {source: "cards", kind: RECORD, subjectId: $subject},
+                      reason: "wrong transaction"}) {
+    __typename ... on LabelChanged { label { verdict } } ... on Error { message }
+  }
+}"""
+
+LABELS = """
+query Labels($verdict: Verdict) { labels(verdict: $verdict) { subjectId verdict labelSource } }
+"""
+
+
+async def test_labels_are_given_revoked_and_listed_over_graphql(
+    client: AsyncTestClient[Any], project: Project
+) -> None:
+    given = (await data(client, LABEL, subject="tx-7", verdict="FRAUD"))["labelSubject"]
+    assert given["label"] == {
+        "verdict": "FRAUD",
+        "labelSource": "CHARGEBACK",
+        "labelledBy": "demo-analyst",
+        "provenance": {"note": "CB-2291"},
+    }
+    await data(client, LABEL, subject="tx-8", verdict="LEGIT")
+    await data(client, LABEL, subject="tx-9", verdict="FRAUD")
+    revoked = (await data(client, REVOKE, subject="tx-9"))["revokeLabel"]
+    assert revoked["label"] == {"verdict": None}
+    never = (await data(client, REVOKE, subject="tx-404"))["revokeLabel"]
+    assert never["__typename"] == "NotAllowedError"
+
+    await project()
+    fraud = (await data(client, LABELS, verdict="FRAUD"))["labels"]
+    assert fraud == [{"subjectId": "tx-7", "verdict": "FRAUD", "labelSource": "CHARGEBACK"}]
+    everything = (await data(client, LABELS))["labels"]
+    assert {row["subjectId"] for row in everything} == {"tx-7", "tx-8"}

@@ -70,6 +70,8 @@ class Label(Aggregate):
         self.verdict: Verdict | None = None
         self.label_source: LabelSource | None = None
         self.labelled_by: str | None = None
+        self.labelled_at: datetime | None = None
+        self.provenance: dict[str, Any] = {}
 
     @classmethod
     def for_subject(
@@ -135,6 +137,8 @@ class Label(Aggregate):
             label.verdict = Verdict(self.verdict)
             label.label_source = LabelSource(self.label_source)
             label.labelled_by = self.actor
+            label.labelled_at = self.timestamp
+            label.provenance = dict(self.provenance)
 
     class Revoked(Event):
         reason: str
@@ -143,3 +147,5 @@ class Label(Aggregate):
             label.verdict = None
             label.label_source = None
             label.labelled_by = None
+            label.labelled_at = None
+            label.provenance = {}

@@ -11,6 +11,8 @@ from strawberry.litestar import BaseContext
 from vigil.application.alert_desk import AlertDesk, TimelineEntry
 from vigil.application.alert_queue import AlertQueue
 from vigil.application.case_list import CaseList
+from vigil.application.label_book import LabelBook
+from vigil.application.read_models import ReadModels
 from vigil.graphql.alerts.loaders import timeline_loader
 
 
@@ -20,6 +22,7 @@ class VigilContext(BaseContext, kw_only=True):
     alert_desk: AlertDesk
     alert_queue: AlertQueue
     case_list: CaseList
+    label_book: LabelBook
     tenant_id: str
     actor: str
     timelines: DataLoader[UUID, list[TimelineEntry]]
@@ -29,12 +32,13 @@ Info = strawberry.Info[VigilContext, None]
 
 
 def make_context(
-    alert_desk: AlertDesk, alert_queue: AlertQueue, case_list: CaseList, tenant_id: str, actor: str
+    alert_desk: AlertDesk, read_models: ReadModels, tenant_id: str, actor: str
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
-        alert_queue=alert_queue,
-        case_list=case_list,
+        alert_queue=read_models.alert_queue,
+        case_list=read_models.case_list,
+        label_book=read_models.label_book,
         tenant_id=tenant_id,
         actor=actor,
         timelines=timeline_loader(alert_desk, tenant_id),

@@ -15,6 +15,8 @@ from vigil.graphql.alerts.mutations import AlertMutations
 from vigil.graphql.alerts.queries import AlertQueries
 from vigil.graphql.cases.mutations import CaseMutations
 from vigil.graphql.cases.queries import CaseQueries
+from vigil.graphql.labels.mutations import LabelMutations
+from vigil.graphql.labels.queries import LabelQueries
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -29,12 +31,12 @@ MAX_TOKENS = 5000
 
 
 @strawberry.type
-class Query(AlertQueries, CaseQueries):
+class Query(AlertQueries, CaseQueries, LabelQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AlertMutations, CaseMutations):
+class Mutation(AlertMutations, CaseMutations, LabelMutations):
     pass
 
 

@@ -17,8 +17,7 @@ from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
 
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.alert_queue import AlertQueue
-from vigil.application.case_list import CaseList
+from vigil.application.read_models import ReadModels
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
 from vigil.web.console import AlertConsole
@@ -39,8 +38,7 @@ class WebDeps:
     """What the web interface needs from the composition root."""
 
     alert_desk: AlertDesk
-    alert_queue: AlertQueue
-    case_list: CaseList
+    read_models: ReadModels
     tenant_id: str
     actor: str
     """Who console and GraphQL commands are recorded as, until identity arrives."""
@@ -83,7 +81,7 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
 
     return {
         "alert_desk": constant(deps.alert_desk),
-        "alert_queue": constant(deps.alert_queue),
+        "alert_queue": constant(deps.read_models.alert_queue),
         "tenant_id": constant(deps.tenant_id),
         "actor": constant(deps.actor),
     }
@@ -91,9 +89,7 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
 
 def _graphql_controller(deps: WebDeps) -> type:
     async def context_getter() -> VigilContext:
-        return make_context(
-            deps.alert_desk, deps.alert_queue, deps.case_list, deps.tenant_id, deps.actor
-        )
+        return make_context(deps.alert_desk, deps.read_models, deps.tenant_id, deps.actor)
 
     # graphql_ide=None: strawberry's GraphiQL page loads its scripts from a CDN, which an
     # air-gapped install cannot reach; the IDE returns once its assets are served locally.

@@ -1,0 +1,18 @@
+"""The read models the interfaces answer from, handed to them as one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.application.alert_queue import AlertQueue
+from vigil.application.case_list import CaseList
+from vigil.application.label_book import LabelBook
+
+
+@dataclass(frozen=True)
+class ReadModels:
+    """What GraphQL and the console read; they go to the event store only for timelines."""
+
+    alert_queue: AlertQueue
+    case_list: CaseList
+    label_book: LabelBook

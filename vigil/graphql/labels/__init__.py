@@ -1,0 +1,1 @@
+"""Labels over GraphQL: the verdicts that stand, and giving or revoking one."""
