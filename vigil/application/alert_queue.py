@@ -44,6 +44,14 @@ class AlertQueueFilter:
     severity: str | None = None
     source: str | None = None
     case_id: UUID | None = None
+    assignee: str | None = None
+    entity_id: str | None = None
+    model_version: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    raised_from: datetime | None = None
+    raised_until: datetime | None = None
+    """Raised at or after `raised_from` and before `raised_until`."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import strawberry
@@ -36,6 +37,18 @@ def parse_alert_id(value: str) -> UUID | None:
         return None
 
 
+@strawberry.input(description="Narrows the queue; every field given must hold.")
+class AlertFilterInput:
+    source: str | None = None
+    assignee: str | None = None
+    entity_id: str | None = None
+    model_version: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    raised_from: datetime | None = None
+    raised_until: datetime | None = None
+
+
 @strawberry.type
 class AlertQueries:
     @strawberry.field(description="The caller's alert queue, newest first.")
@@ -46,14 +59,24 @@ class AlertQueries:
         after: str | None = None,
         status: AlertStatus | None = None,
         severity: Severity | None = None,
+        filter: AlertFilterInput | None = None,
     ) -> AlertConnection:
         if not 1 <= first <= MAX_PAGE_SIZE:
             raise invalid_argument("first", f"must be between 1 and {MAX_PAGE_SIZE}, got {first}")
         ctx = info.context
+        more = filter or AlertFilterInput()
         where = AlertQueueFilter(
             tenant_id=ctx.tenant_id,
             status=None if status is None else str(status),
             severity=None if severity is None else str(severity),
+            source=more.source,
+            assignee=more.assignee,
+            entity_id=more.entity_id,
+            model_version=more.model_version,
+            min_score=more.min_score,
+            max_score=more.max_score,
+            raised_from=more.raised_from,
+            raised_until=more.raised_until,
         )
         try:
             page = await ctx.alert_queue.page(where, first, after)

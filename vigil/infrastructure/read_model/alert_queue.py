@@ -35,14 +35,25 @@ class SqlAlertQueue:
 
 def _matching(where: AlertQueueFilter) -> list[ColumnElement[bool]]:
     conditions = [alerts.c.tenant_id == where.tenant_id]
-    if where.status is not None:
-        conditions.append(alerts.c.status == where.status)
-    if where.severity is not None:
-        conditions.append(alerts.c.severity == where.severity)
-    if where.source is not None:
-        conditions.append(alerts.c.source == where.source)
-    if where.case_id is not None:
-        conditions.append(alerts.c.case_id == where.case_id)
+    for column, value in (
+        (alerts.c.status, where.status),
+        (alerts.c.severity, where.severity),
+        (alerts.c.source, where.source),
+        (alerts.c.case_id, where.case_id),
+        (alerts.c.assignee, where.assignee),
+        (alerts.c.entity_id, where.entity_id),
+        (alerts.c.model_version, where.model_version),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.min_score is not None:
+        conditions.append(alerts.c.score >= where.min_score)
+    if where.max_score is not None:
+        conditions.append(alerts.c.score <= where.max_score)
+    if where.raised_from is not None:
+        conditions.append(alerts.c.raised_at >= where.raised_from)
+    if where.raised_until is not None:
+        conditions.append(alerts.c.raised_at < where.raised_until)
     return conditions
 
 
