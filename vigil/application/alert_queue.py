@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from vigil.application.page import Page
+
 
 @dataclass(frozen=True)
 class AlertRow:
@@ -54,18 +56,7 @@ class AlertQueueFilter:
     """Raised at or after `raised_from` and before `raised_until`."""
 
 
-@dataclass(frozen=True)
-class AlertPage:
-    """A page of the queue, newest first; each row's opaque cursor resumes right after it."""
-
-    rows: list[AlertRow]
-    cursors: list[str]
-    total: int
-    has_next_page: bool
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
+AlertPage = Page[AlertRow]
 
 
 class AlertQueue(Protocol):

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from vigil.application.page import Page
+
 
 @dataclass(frozen=True)
 class CaseRow:
@@ -38,18 +40,7 @@ class CaseListFilter:
     assignee: str | None = None
 
 
-@dataclass(frozen=True)
-class CasePage:
-    """A page of cases, newest first; each row's opaque cursor resumes right after it."""
-
-    rows: list[CaseRow]
-    cursors: list[str]
-    total: int
-    has_next_page: bool
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
+CasePage = Page[CaseRow]
 
 
 class CaseList(Protocol):

@@ -158,33 +158,11 @@ class CaseMutations:
 
     @strawberry.mutation(description="Adds an alert to the case and links it there.")
     async def attach_alert_to_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
-        ctx = info.context
-        alert_id = parse_alert_id(input.alert_id)
-        if alert_id is None:
-            return NotFoundError(
-                id=input.alert_id, message=f"alert {input.alert_id} does not exist"
-            )
-        return await _on_case(
-            input.case_id,
-            lambda case_id: ctx.alert_desk.attach_alert(
-                ctx.tenant_id, case_id, ctx.actor, alert_id
-            ),
-        )
+        return await _on_case_alert(input, info.context.alert_desk.attach_alert, info)
 
     @strawberry.mutation(description="Takes an alert out of the case; the case keeps at least one.")
     async def detach_alert_from_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
-        ctx = info.context
-        alert_id = parse_alert_id(input.alert_id)
-        if alert_id is None:
-            return NotFoundError(
-                id=input.alert_id, message=f"alert {input.alert_id} does not exist"
-            )
-        return await _on_case(
-            input.case_id,
-            lambda case_id: ctx.alert_desk.detach_alert(
-                ctx.tenant_id, case_id, ctx.actor, alert_id
-            ),
-        )
+        return await _on_case_alert(input, info.context.alert_desk.detach_alert, info)
 
     @strawberry.mutation(description="Reopens a closed case for more investigation.")
     async def reopen_case(self, info: Info, input: ReopenCaseInput) -> CaseResult:
@@ -195,6 +173,18 @@ class CaseMutations:
                 ctx.tenant_id, case_id, ctx.actor, input.reason
             ),
         )
+
+
+async def _on_case_alert(
+    input: CaseAlertInput, command: Callable[[str, UUID, str, UUID], domain.Case], info: Info
+) -> CaseResult:
+    alert_id = parse_alert_id(input.alert_id)
+    if alert_id is None:
+        return NotFoundError(id=input.alert_id, message=f"alert {input.alert_id} does not exist")
+    ctx = info.context
+    return await _on_case(
+        input.case_id, lambda case_id: command(ctx.tenant_id, case_id, ctx.actor, alert_id)
+    )
 
 
 async def _on_case(raw_id: strawberry.ID, command: Callable[[UUID], domain.Case]) -> CaseResult:
