@@ -10,7 +10,8 @@ from litestar.testing import AsyncTestClient
 from tests.builders import detections
 from tests.graphql_client import TENANT, data
 from vigil.application.alert_desk import AlertDesk
-from vigil.domain.label import SubjectKind, Verdict
+from vigil.domain.case import Priority
+from vigil.domain.label import LabelSource, SubjectKind, Verdict
 
 OPEN = """
 mutation Open($ids: [ID!]!) {
@@ -240,3 +241,47 @@ async def test_labels_are_given_revoked_and_listed_over_graphql(
     assert fraud == [{"subjectId": "tx-7", "verdict": "FRAUD", "labelSource": "CHARGEBACK"}]
     everything = (await data(client, LABELS))["labels"]
     assert {row["subjectId"] for row in everything} == {"tx-7", "tx-8"}
+
+
+ENTITY = """
+query Entity($id: String!) {
+  entity(id: $id) {
+    id alertCount openCaseCount
+    alerts { recordId }
+    cases { title status }
+    labels { kind subjectId verdict }
+  }
+}"""
+
+
+async def test_an_entity_shows_its_alerts_cases_and_labels(
+    client: AsyncTestClient[Any], desk: AlertDesk, project: Project
+) -> None:
+    found = detections(4, tenant_id=TENANT)  # customers 0, 1, 2, 0
+    desk.raise_alerts(found)
+    mine = [d for d in found if d.entity_id == "customer-0"]
+    desk.open_case(TENANT, "ann", "Customer 0", Priority.HIGH, [mine[0].alert_id])
+    desk.label(
+        TENANT,
+        "ann",
+        ("cards", SubjectKind.ENTITY, "customer-0"),
+        Verdict.FRAUD,
+        LabelSource.ANALYST,
+    )
+    desk.label(
+        TENANT, "ann", ("cards", SubjectKind.RECORD, "tx-3"), Verdict.FRAUD, LabelSource.ANALYST
+    )
+    desk.label(
+        TENANT, "ann", ("cards", SubjectKind.RECORD, "tx-1"), Verdict.LEGIT, LabelSource.ANALYST
+    )
+    await project()
+
+    entity = (await data(client, ENTITY, id="customer-0"))["entity"]
+    assert (entity["alertCount"], entity["openCaseCount"]) == (2, 1)
+    assert sorted(a["recordId"] for a in entity["alerts"]) == ["tx-0", "tx-3"]
+    assert entity["cases"] == [{"title": "Customer 0", "status": "OPEN"}]
+    assert sorted((lb["kind"], lb["subjectId"]) for lb in entity["labels"]) == [
+        ("ENTITY", "customer-0"),
+        ("RECORD", "tx-3"),
+    ]
+    assert (await data(client, ENTITY, id="nobody"))["entity"] is None

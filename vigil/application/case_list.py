@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -49,3 +50,7 @@ class CaseList(Protocol):
     async def page(self, where: CaseListFilter, first: int, after: str | None) -> CasePage: ...
 
     async def get(self, tenant_id: str, case_id: UUID) -> CaseRow | None: ...
+
+    async def get_many(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[CaseRow]:
+        """The tenant's cases among these ids, newest first, in one query."""
+        ...

@@ -30,6 +30,8 @@ class LabelFilter:
     kind: str | None = None
     subject_id: str | None = None
     verdict: str | None = None
+    subject_ids: tuple[str, ...] | None = None
+    """Any of these subjects, when given."""
 
 
 class LabelBook(Protocol):

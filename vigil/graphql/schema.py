@@ -15,6 +15,7 @@ from vigil.graphql.alerts.mutations import AlertMutations
 from vigil.graphql.alerts.queries import AlertQueries
 from vigil.graphql.cases.mutations import CaseMutations
 from vigil.graphql.cases.queries import CaseQueries
+from vigil.graphql.entities.queries import EntityQueries
 from vigil.graphql.labels.mutations import LabelMutations
 from vigil.graphql.labels.queries import LabelQueries
 
@@ -31,7 +32,7 @@ MAX_TOKENS = 5000
 
 
 @strawberry.type
-class Query(AlertQueries, CaseQueries, LabelQueries):
+class Query(AlertQueries, CaseQueries, LabelQueries, EntityQueries):
     pass
 
 

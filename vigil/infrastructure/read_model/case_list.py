@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, select
@@ -30,6 +31,16 @@ class SqlCaseList:
         async with self.engine.connect() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else CaseRow(**row._asdict())
+
+    async def get_many(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[CaseRow]:
+        query = (
+            select(cases)
+            .where(cases.c.tenant_id == tenant_id, cases.c.id.in_(list(case_ids)))
+            .order_by(cases.c.opened_at.desc(), cases.c.id.desc())
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [CaseRow(**row._asdict()) for row in rows]
 
 
 def _matching(where: CaseListFilter) -> list[ColumnElement[bool]]:

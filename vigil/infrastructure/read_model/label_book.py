@@ -41,4 +41,6 @@ def _matching(where: LabelFilter) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             conditions.append(column == value)
+    if where.subject_ids is not None:
+        conditions.append(labels.c.subject_id.in_(where.subject_ids))
     return conditions

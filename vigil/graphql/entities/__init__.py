@@ -1,0 +1,1 @@
+"""Entities over GraphQL: everything known about one customer, card or device."""
