@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection
+from vigil.application.case_sla import mark_overdue_cases
 from vigil.application.casework_projections import CaseListProjection, LabelProjection
 from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import Clock, system_clock
@@ -41,7 +42,7 @@ from vigil.infrastructure.read_model.engine import create_read_engine
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.settings import Settings, secret_key
 from vigil.web.app import WebDeps, create_app
-from vigil.workers import project
+from vigil.workers import project, sla
 from vigil.workers.score import ScoreWorker
 
 
@@ -178,6 +179,18 @@ async def run_projection_worker(settings: Settings, stop: asyncio.Event) -> None
     finally:
         await engine.dispose()
         app.close()
+
+
+async def run_sla_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`vigil worker sla`: marks cases that pass their due date while open."""
+    desk = await anyio.to_thread.run_sync(build_alert_desk, settings)
+    engine = build_read_engine(settings)
+    case_list = SqlCaseList(engine)
+    try:
+        await sla.run_sla_timer(lambda: mark_overdue_cases(case_list, desk), stop)
+    finally:
+        await engine.dispose()
+        desk.close()
 
 
 # The web interface ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from vigil.domain.label import (
 )
 
 DETECTOR_ACTOR = "system:detector"
+SLA_ACTOR = "system:sla"
 
 LabelSubject = tuple[str, SubjectKind, str]
 """What a label is about: (source, record or entity, its id)."""
@@ -229,6 +230,10 @@ class AlertDesk(Application[UUID]):
         return self._act_on_case(
             tenant_id, case_id, lambda c, at: c.change_status(actor, at, to, reason)
         )
+
+    def breach_case_sla(self, tenant_id: str, case_id: UUID, actor: str = SLA_ACTOR) -> Case:
+        """Records that the case passed its due date while open; the SLA timer calls this."""
+        return self._act_on_case(tenant_id, case_id, lambda c, at: c.breach_sla(actor, at))
 
     def reopen_case(self, tenant_id: str, case_id: UUID, actor: str, reason: str) -> Case:
         return self._act_on_case(tenant_id, case_id, lambda c, at: c.reopen(actor, at, reason))

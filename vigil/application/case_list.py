@@ -54,3 +54,8 @@ class CaseList(Protocol):
     async def get_many(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[CaseRow]:
         """The tenant's cases among these ids, newest first, in one query."""
         ...
+
+    async def overdue(self, now: datetime, limit: int) -> list[CaseRow]:
+        """Cases of every tenant still open after their due date and not yet marked breached;
+        for the SLA timer, a system process, not for any tenant's user."""
+        ...

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.case_list import CaseListFilter, CasePage, CaseRow
+from vigil.domain.case import CaseStatus
 from vigil.infrastructure.read_model.keyset import keyset_page
 from vigil.infrastructure.read_model.tables import cases
 
@@ -37,6 +39,21 @@ class SqlCaseList:
             select(cases)
             .where(cases.c.tenant_id == tenant_id, cases.c.id.in_(list(case_ids)))
             .order_by(cases.c.opened_at.desc(), cases.c.id.desc())
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [CaseRow(**row._asdict()) for row in rows]
+
+    async def overdue(self, now: datetime, limit: int) -> list[CaseRow]:
+        query = (
+            select(cases)
+            .where(
+                cases.c.status != str(CaseStatus.CLOSED),
+                cases.c.due_at <= now,
+                cases.c.sla_breached.is_(False),
+            )
+            .order_by(cases.c.due_at)
+            .limit(limit)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
