@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection
 from vigil.application.case_sla import mark_overdue_cases
+from vigil.application.casework import Casework
 from vigil.application.casework_projections import CaseListProjection, LabelProjection
 from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import Clock, system_clock
@@ -46,15 +47,15 @@ from vigil.workers import project, sla
 from vigil.workers.score import ScoreWorker
 
 
-def build_alert_desk(settings: Settings, clock: Clock = system_clock) -> AlertDesk:
-    """The alerts application on the configured event store (SQLite or PostgreSQL)."""
+def build_alert_desk(settings: Settings, clock: Clock = system_clock) -> Casework:
+    """The alerts application, with its cases and labels, on the configured event store."""
     try:
-        return AlertDesk(settings.storage.event_store_env(), clock=clock)
+        return Casework(settings.storage.event_store_env(), clock=clock)
     except (IntegrityError, InternalError):
         # Processes started together race to create the event store's tables and functions on
         # PostgreSQL (neither IF NOT EXISTS nor OR REPLACE is atomic there); the loser finds
         # them made. `vigil run` avoids the race by creating them before any worker starts.
-        return AlertDesk(settings.storage.event_store_env(), clock=clock)
+        return Casework(settings.storage.event_store_env(), clock=clock)
 
 
 def prepare_stores(settings: Settings) -> None:

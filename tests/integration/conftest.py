@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import TickingClock
 from tests.graphql_client import ANALYST, TENANT
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 from vigil.bootstrap import (
     build_alert_desk,
     build_projection_runners,
@@ -30,7 +30,7 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def desk(settings: Settings) -> Iterator[AlertDesk]:
+def desk(settings: Settings) -> Iterator[Casework]:
     """The alerts application on an empty event store, its clock ticking a second a call."""
     app = build_alert_desk(settings, clock=TickingClock())
     yield app
@@ -48,7 +48,7 @@ async def read_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def project(
-    settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
+    settings: Settings, desk: Casework, read_engine: AsyncEngine
 ) -> Callable[[], Awaitable[None]]:
     """Catches every read model up with everything the desk has recorded so far."""
 
@@ -61,7 +61,7 @@ def project(
 
 @pytest.fixture
 async def client(
-    settings: Settings, desk: AlertDesk, read_engine: AsyncEngine
+    settings: Settings, desk: Casework, read_engine: AsyncEngine
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The test client serves the app on its own event loop, so the app gets its own engine,
     # disposed by the shutdown hook exactly as the composition root does it.

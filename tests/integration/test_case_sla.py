@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
-from vigil.application.alert_desk import AlertDesk
 from vigil.application.case_sla import mark_overdue_cases
+from vigil.application.casework import Casework
 from vigil.domain.case import Disposition, Priority
 from vigil.infrastructure.read_model.case_list import SqlCaseList
 from vigil.workers.sla import run_sla_timer
@@ -19,14 +19,14 @@ TENANT = "acme"
 Project = Callable[[], Awaitable[None]]
 
 
-def at(desk: AlertDesk, moment: datetime) -> AlertDesk:
+def at(desk: Casework, moment: datetime) -> Casework:
     """The desk, its clock stopped at `moment`."""
     desk.clock = lambda: moment
     return desk
 
 
 async def test_an_open_case_past_its_due_date_is_marked_once(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project
+    desk: Casework, read_engine: AsyncEngine, project: Project
 ) -> None:
     found = detections(3, tenant_id=TENANT)
     desk.raise_alerts(found)
@@ -51,7 +51,7 @@ async def test_an_open_case_past_its_due_date_is_marked_once(
 
 
 async def test_a_read_model_that_lags_never_doubles_a_breach(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project
+    desk: Casework, read_engine: AsyncEngine, project: Project
 ) -> None:
     (found,) = detections(1, tenant_id=TENANT)
     desk.raise_alerts([found])

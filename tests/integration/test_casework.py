@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from tests.builders import detections
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 from vigil.domain.case import CaseStatus, Disposition, Priority
 from vigil.domain.errors import AlertInAnotherCase, AlertNotFound, CaseIsClosed, CaseNotFound
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
@@ -16,20 +16,20 @@ TENANT = "acme"
 
 
 @pytest.fixture
-def three_alerts(desk: AlertDesk) -> list[UUID]:
+def three_alerts(desk: Casework) -> list[UUID]:
     found = detections(3, tenant_id=TENANT)
     desk.raise_alerts(found)
     return [d.alert_id for d in found]
 
 
-def events_since(desk: AlertDesk, position: int) -> list[str]:
+def events_since(desk: Casework, position: int) -> list[str]:
     return [
         n.topic.rsplit(".", 1)[-1] for n in desk.recorder.select_notifications(position + 1, 100)
     ]
 
 
 def test_opening_a_case_links_its_alerts_in_the_same_save(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     before = desk.recorder.max_notification_id() or 0
     case = desk.open_case(TENANT, "ann", "Card testing", Priority.HIGH, three_alerts[:2])
@@ -41,7 +41,7 @@ def test_opening_a_case_links_its_alerts_in_the_same_save(
 
 
 def test_a_case_opens_only_from_the_tenants_own_alerts(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     with pytest.raises(AlertNotFound):
         desk.open_case("globex", "eve", "Not ours", Priority.LOW, three_alerts[:1])
@@ -51,7 +51,7 @@ def test_a_case_opens_only_from_the_tenants_own_alerts(
 
 
 def test_closing_as_confirmed_fraud_labels_every_record_in_the_same_save(
-    desk: AlertDesk,
+    desk: Casework,
     three_alerts: list[UUID],
 ) -> None:
     case = desk.open_case(TENANT, "ann", "Stolen card", Priority.CRITICAL, three_alerts[:2])
@@ -72,7 +72,7 @@ def test_closing_as_confirmed_fraud_labels_every_record_in_the_same_save(
 
 
 def test_an_inconclusive_case_labels_nothing_and_a_reopened_one_relabels(
-    desk: AlertDesk,
+    desk: Casework,
     three_alerts: list[UUID],
 ) -> None:
     case = desk.open_case(TENANT, "ann", "Odd pattern", Priority.MEDIUM, three_alerts[:1])
@@ -91,7 +91,7 @@ def test_an_inconclusive_case_labels_nothing_and_a_reopened_one_relabels(
 
 
 def test_a_case_is_worked_assigned_commented_and_moved_through_its_workflow(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     case = desk.open_case(TENANT, "ann", "Account takeover", Priority.HIGH, three_alerts[:1])
     desk.assign_case(TENANT, case.id, "lead", "ann")
@@ -107,7 +107,7 @@ def test_a_case_is_worked_assigned_commented_and_moved_through_its_workflow(
 
 
 def test_a_detached_alert_is_free_for_another_case(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     case = desk.open_case(TENANT, "ann", "Two alerts", Priority.LOW, three_alerts[:2])
     desk.detach_alert(TENANT, case.id, "ann", three_alerts[0])
@@ -117,7 +117,7 @@ def test_a_detached_alert_is_free_for_another_case(
 
 
 def test_a_bulk_acknowledge_saves_the_alerts_it_can_and_names_the_rest(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     desk.dismiss_many(TENANT, three_alerts[:1], "ann", "duplicate of an older alert")
     before = desk.recorder.max_notification_id() or 0
@@ -129,7 +129,7 @@ def test_a_bulk_acknowledge_saves_the_alerts_it_can_and_names_the_rest(
 
 
 def test_a_bulk_assign_refuses_another_tenants_alerts_as_not_found(
-    desk: AlertDesk, three_alerts: list[UUID]
+    desk: Casework, three_alerts: list[UUID]
 ) -> None:
     outcome = desk.assign_many("globex", three_alerts, "eve", "mallory")
     assert outcome.applied == []

@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
-from vigil.application.alert_desk import AlertDesk
 from vigil.application.case_list import CaseListFilter
+from vigil.application.casework import Casework
 from vigil.bootstrap import build_read_models
 from vigil.domain.case import CaseStatus, Disposition, Priority
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
@@ -27,7 +27,7 @@ async def rows(engine: AsyncEngine, table: Any) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in result]
 
 
-def work_a_case(desk: AlertDesk) -> Any:
+def work_a_case(desk: Casework) -> Any:
     found = detections(3, tenant_id=TENANT)
     desk.raise_alerts(found)
     ids = [d.alert_id for d in found]
@@ -48,7 +48,7 @@ def work_a_case(desk: AlertDesk) -> Any:
 
 
 async def test_the_case_list_shows_each_case_as_its_events_left_it(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project
+    desk: Casework, read_engine: AsyncEngine, project: Project
 ) -> None:
     case, ids = work_a_case(desk)
     await project()
@@ -66,7 +66,7 @@ async def test_the_case_list_shows_each_case_as_its_events_left_it(
 
 
 async def test_the_labels_hold_the_verdict_that_stands_now(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project
+    desk: Casework, read_engine: AsyncEngine, project: Project
 ) -> None:
     case, _ = work_a_case(desk)
     await project()
@@ -85,7 +85,7 @@ async def test_the_labels_hold_the_verdict_that_stands_now(
 
 
 async def test_a_replay_from_event_zero_rebuilds_the_same_read_models(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project
+    desk: Casework, read_engine: AsyncEngine, project: Project
 ) -> None:
     work_a_case(desk)
     await project()
@@ -98,7 +98,7 @@ async def test_a_replay_from_event_zero_rebuilds_the_same_read_models(
 
 
 async def test_the_case_list_pages_newest_first_filters_and_keeps_to_its_tenant(
-    desk: AlertDesk, read_engine: AsyncEngine, project: Project, settings: Settings
+    desk: Casework, read_engine: AsyncEngine, project: Project, settings: Settings
 ) -> None:
     found = detections(7, tenant_id=TENANT)
     desk.raise_alerts(found)

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 from vigil.bootstrap import (
     build_read_engine,
     build_read_models,
@@ -42,7 +42,7 @@ def startup_saw() -> list[bool]:
 @pytest.fixture
 async def client(
     settings: Settings,
-    desk: AlertDesk,
+    desk: Casework,
     read_engine: AsyncEngine,
     startup_saw: list[bool],
 ) -> AsyncIterator[AsyncTestClient[Any]]:
@@ -65,7 +65,7 @@ async def client(
 
 
 @pytest.fixture
-async def raised_alert(desk: AlertDesk, project: Any) -> Detection:
+async def raised_alert(desk: Casework, project: Any) -> Detection:
     (detection,) = detections(1)
     desk.raise_alerts([detection])
     await project()
@@ -89,7 +89,7 @@ async def test_healthz_answers_ok_once_every_startup_hook_has_run(
 
 
 async def test_the_queue_lists_the_tenants_alerts_with_counts(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     desk.raise_alerts(detections(3))
     desk.raise_alerts(detections(1, start=50, tenant_id="other"))
@@ -108,7 +108,7 @@ async def test_the_queue_lists_the_tenants_alerts_with_counts(
 
 
 async def test_the_queue_filters_by_status_and_severity(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     desk.raise_alerts(detections(2, severity=Severity.CRITICAL))
     desk.raise_alerts(detections(2, start=2, severity=Severity.MEDIUM))
@@ -124,7 +124,7 @@ async def test_the_queue_filters_by_status_and_severity(
 
 
 async def test_the_queue_links_to_the_next_page_when_there_is_one(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     desk.raise_alerts(detections(PAGE_SIZE + 3))
     await project()
@@ -156,7 +156,7 @@ async def test_the_detail_page_shows_the_record_scores_and_timeline(
 
 
 async def test_acknowledging_without_a_csrf_token_is_refused(
-    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+    client: AsyncTestClient[Any], desk: Casework, raised_alert: Detection
 ) -> None:
     await client.get(f"/alerts/{raised_alert.alert_id}")  # a CSRF cookie, but no token
 
@@ -169,7 +169,7 @@ async def test_acknowledging_without_a_csrf_token_is_refused(
 
 
 async def test_acknowledging_with_the_token_records_it_and_redirects_to_the_alert(
-    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+    client: AsyncTestClient[Any], desk: Casework, raised_alert: Detection
 ) -> None:
     path = f"/alerts/{raised_alert.alert_id}"
     token = await csrf_token(client, path)
@@ -192,7 +192,7 @@ async def test_acknowledging_with_the_token_records_it_and_redirects_to_the_aler
 
 
 async def test_a_refused_acknowledgement_shows_the_reason_next_to_the_form(
-    client: AsyncTestClient[Any], desk: AlertDesk, raised_alert: Detection
+    client: AsyncTestClient[Any], desk: Casework, raised_alert: Detection
 ) -> None:
     desk.acknowledge(TENANT, raised_alert.alert_id, "ann")
     path = f"/alerts/{raised_alert.alert_id}"
@@ -216,7 +216,7 @@ async def test_an_unknown_alert_gets_the_not_found_page(
 
 
 async def test_another_tenants_alert_is_not_found(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     (theirs,) = detections(1, tenant_id="other")
     desk.raise_alerts([theirs])

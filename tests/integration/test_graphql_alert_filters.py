@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.builders import detection
 from tests.graphql_client import TENANT, data
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 
 FILTERED = """
 query Filtered($filter: AlertFilterInput) {
@@ -26,7 +26,7 @@ async def record_ids(client: AsyncTestClient[Any], **filter: Any) -> list[str]:
 
 
 async def test_each_filter_narrows_the_queue_and_they_combine(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Project
+    client: AsyncTestClient[Any], desk: Casework, project: Project
 ) -> None:
     desk.raise_alerts(
         [

@@ -1,4 +1,4 @@
-"""GraphQL at /graphql over the real AlertDesk and the projected alert queue, per tenant."""
+"""GraphQL at /graphql over the real Casework and the projected alert queue, per tenant."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
 from tests.graphql_client import ANALYST, TENANT, data, graphql
-from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertPage, AlertQueueFilter, AlertRow
+from vigil.application.casework import Casework
 from vigil.bootstrap import (
     build_read_models,
 )
@@ -57,7 +57,7 @@ def ids(page: dict[str, Any]) -> list[str]:
 
 
 async def test_paging_with_end_cursors_visits_every_alert_exactly_once(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     for start in (0, 3, 5):  # three batches, and ties on raised_at inside each
         desk.raise_alerts(detections(2 if start == 3 else 3, start=start))
@@ -74,7 +74,7 @@ async def test_paging_with_end_cursors_visits_every_alert_exactly_once(
 
 
 async def test_cursors_stay_put_while_new_alerts_arrive(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     desk.raise_alerts(detections(3))
     desk.raise_alerts(detections(3, start=3))
@@ -103,7 +103,7 @@ async def walk_from(client: AsyncTestClient[Any], page: dict[str, Any]) -> list[
 
 
 async def test_an_edge_cursor_resumes_right_after_its_edge(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     desk.raise_alerts(detections(7))
     await project()
@@ -118,7 +118,7 @@ async def test_an_edge_cursor_resumes_right_after_its_edge(
 
 
 async def test_the_status_filter_and_total_count_follow_the_read_model(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     alerts = detections(5)
     desk.raise_alerts(alerts)
@@ -136,7 +136,7 @@ async def test_the_status_filter_and_total_count_follow_the_read_model(
 
 
 async def test_an_alerts_timeline_shows_it_raised_then_acknowledged_and_by_whom(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     (detection,) = detections(1)
     desk.raise_alerts([detection])
@@ -157,7 +157,7 @@ async def test_an_alerts_timeline_shows_it_raised_then_acknowledged_and_by_whom(
 
 
 async def test_acknowledging_twice_answers_with_an_error_not_an_exception(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     (detection,) = detections(1)
     desk.raise_alerts([detection])
@@ -174,7 +174,7 @@ async def test_acknowledging_twice_answers_with_an_error_not_an_exception(
 
 
 async def test_a_closed_alert_cannot_be_acknowledged(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     (detection,) = detections(1)
     desk.raise_alerts([detection])
@@ -196,7 +196,7 @@ async def test_acknowledging_an_unknown_or_malformed_id_answers_with_typed_error
 
 
 async def test_another_tenants_alert_is_invisible_and_cannot_be_acknowledged(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Any
+    client: AsyncTestClient[Any], desk: Casework, project: Any
 ) -> None:
     (theirs,) = detections(1, tenant_id="other")
     desk.raise_alerts([theirs])
@@ -232,7 +232,7 @@ async def test_a_cursor_the_api_did_not_hand_out_is_refused_naming_the_field(
 
 
 async def test_a_query_deeper_than_the_limit_is_refused(
-    desk: AlertDesk, settings: Settings, read_engine: AsyncEngine
+    desk: Casework, settings: Settings, read_engine: AsyncEngine
 ) -> None:
     class UnreadQueue:
         async def page(self, where: AlertQueueFilter, first: int, after: str | None) -> AlertPage:

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.builders import detections
 from tests.graphql_client import TENANT, data
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 from vigil.domain.case import Priority
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
 
@@ -46,7 +46,7 @@ Project = Callable[[], Awaitable[None]]
 
 
 async def test_an_analyst_opens_a_case_from_alerts_and_closes_it_into_labels(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Project
+    client: AsyncTestClient[Any], desk: Casework, project: Project
 ) -> None:
     found = detections(2, tenant_id=TENANT)
     desk.raise_alerts(found)
@@ -81,7 +81,7 @@ async def test_an_analyst_opens_a_case_from_alerts_and_closes_it_into_labels(
 
 
 async def test_closing_a_case_twice_or_one_that_does_not_exist_is_a_typed_error(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     (found,) = detections(1, tenant_id=TENANT)
     desk.raise_alerts([found])
@@ -96,7 +96,7 @@ async def test_closing_a_case_twice_or_one_that_does_not_exist_is_a_typed_error(
 
 
 async def test_another_tenants_alerts_cannot_be_put_in_a_case(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     (theirs,) = detections(1, tenant_id="globex")
     desk.raise_alerts([theirs])
@@ -128,7 +128,7 @@ mutation Reopen($id: ID!) {
 
 
 async def test_every_case_command_is_a_mutation_with_a_typed_result(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     found = detections(3, tenant_id=TENANT)
     desk.raise_alerts(found)
@@ -176,7 +176,7 @@ mutation Bulk($ids: [ID!]!) {
 
 
 async def test_each_alert_action_and_the_bulk_ones_answer_with_typed_results(
-    client: AsyncTestClient[Any], desk: AlertDesk
+    client: AsyncTestClient[Any], desk: Casework
 ) -> None:
     found = detections(3, tenant_id=TENANT)
     desk.raise_alerts(found)
@@ -255,7 +255,7 @@ query Entity($id: String!) {
 
 
 async def test_an_entity_shows_its_alerts_cases_and_labels(
-    client: AsyncTestClient[Any], desk: AlertDesk, project: Project
+    client: AsyncTestClient[Any], desk: Casework, project: Project
 ) -> None:
     found = detections(4, tenant_id=TENANT)  # customers 0, 1, 2, 0
     desk.raise_alerts(found)

@@ -10,14 +10,14 @@ import logging
 
 import anyio
 
-from vigil.application.alert_desk import AlertDesk
 from vigil.application.case_list import CaseList
+from vigil.application.casework import Casework
 from vigil.domain.errors import DomainError
 
 log = logging.getLogger("vigil.case_sla")
 
 
-async def mark_overdue_cases(cases: CaseList, desk: AlertDesk, limit: int = 500) -> int:
+async def mark_overdue_cases(cases: CaseList, desk: Casework, limit: int = 500) -> int:
     """Marks every overdue case the case list knows of, by the desk's clock; returns how many."""
     marked = 0
     for row in await cases.overdue(desk.clock(), limit):

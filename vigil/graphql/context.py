@@ -8,9 +8,10 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
-from vigil.application.alert_desk import AlertDesk, TimelineEntry
+from vigil.application.alert_desk import TimelineEntry
 from vigil.application.alert_queue import AlertQueue
 from vigil.application.case_list import CaseList
+from vigil.application.casework import Casework
 from vigil.application.label_book import LabelBook
 from vigil.application.read_models import ReadModels
 from vigil.graphql.alerts.loaders import timeline_loader
@@ -19,7 +20,7 @@ from vigil.graphql.alerts.loaders import timeline_loader
 class VigilContext(BaseContext, kw_only=True):
     """Built per request, so loaders never share a cache between callers or tenants."""
 
-    alert_desk: AlertDesk
+    alert_desk: Casework
     alert_queue: AlertQueue
     case_list: CaseList
     label_book: LabelBook
@@ -32,7 +33,7 @@ Info = strawberry.Info[VigilContext, None]
 
 
 def make_context(
-    alert_desk: AlertDesk, read_models: ReadModels, tenant_id: str, actor: str
+    alert_desk: Casework, read_models: ReadModels, tenant_id: str, actor: str
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,

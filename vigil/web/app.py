@@ -16,7 +16,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
 
-from vigil.application.alert_desk import AlertDesk
+from vigil.application.casework import Casework
 from vigil.application.read_models import ReadModels
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
@@ -37,7 +37,7 @@ CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
 class WebDeps:
     """What the web interface needs from the composition root."""
 
-    alert_desk: AlertDesk
+    alert_desk: Casework
     read_models: ReadModels
     tenant_id: str
     actor: str
