@@ -41,6 +41,7 @@ bench: install-dev services
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline.py --postgres --redis
+	$(BIN)/python benchmarks/graphql_queue.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,146 @@
+"""The alert-queue query over GraphQL: latency and SQL statements per request.
+
+Usage: python benchmarks/graphql_queue.py [--alerts N] [--requests N] [--sqlite]
+Raises N alerts (100,000 by default) through the real event store on a temporary PostgreSQL
+database (or SQLite), projects them, then times the queue's first page of 50 alerts with their
+case, over HTTP against the app in process. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from litestar.testing import AsyncTestClient
+from sqlalchemy import event
+
+from vigil.bootstrap import (
+    build_alert_desk,
+    build_projection_runners,
+    build_read_engine,
+    build_read_models,
+)
+from vigil.domain.alert import Detection, Severity
+from vigil.infrastructure.read_model import migrate
+from vigil.infrastructure.settings import Settings, StorageSettings
+from vigil.web.app import WebDeps, create_app
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+QUERY = """
+query Queue($status: AlertStatus) {
+  alerts(first: 50, status: $status) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id recordId score severity status entityId assignee raisedAt } }
+  }
+}"""
+
+
+def detections(start: int, count: int) -> list[Detection]:
+    return [
+        Detection(
+            tenant_id="default",
+            source="cards",
+            record_id=f"tx-{n}",
+            model_line="cards-iforest",
+            model_version="ab" * 32,
+            score=0.3 + (n % 100) / 1000,
+            threshold=0.25,
+            severity=Severity.MEDIUM,
+            entity_id=f"customer-{n % 5000}",
+            record={"TX_AMOUNT": n % 500},
+            occurred_at=None,
+        )
+        for n in range(start, start + count)
+    ]
+
+
+async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, float]:
+    desk = build_alert_desk(settings)
+    engine = build_read_engine(settings)
+    await migrate.upgrade(engine)
+    started = time.perf_counter()
+    for start in range(0, alerts, 1000):
+        desk.raise_alerts(detections(start, min(1000, alerts - start)))
+    for runner in build_projection_runners(settings, desk, engine, batch_size=2000):
+        await runner.catch_up()
+    loading = time.perf_counter() - started
+
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    await engine.dispose()
+    # The test client serves the app on a loop of its own, so the app gets its own engine.
+    served = build_read_engine(settings)
+    event.listen(served.sync_engine, "before_cursor_execute", count)
+    deps = WebDeps(
+        alert_desk=desk,
+        read_models=build_read_models(settings, served),
+        tenant_id="default",
+        actor="bench",
+        csrf_secret=uuid.uuid4().hex,
+        on_shutdown=[served.dispose],
+    )
+    timings: list[float] = []
+    async with AsyncTestClient(create_app(deps)) as client:
+        for n in range(requests + 20):
+            statements = 0
+            began = time.perf_counter()
+            answer = await client.post(
+                "/graphql",
+                json={"query": QUERY, "variables": {"status": "OPEN" if n % 2 else None}},
+            )
+            elapsed = time.perf_counter() - began
+            if answer.status_code != 200 or "errors" in answer.json():
+                raise RuntimeError(answer.text)
+            if n >= 20:  # warm-up
+                timings.append(elapsed * 1000)
+    timings.sort()
+    return {
+        "alerts": float(alerts),
+        "load_seconds": loading,
+        "p50_ms": statistics.median(timings),
+        "p99_ms": timings[int(len(timings) * 0.99) - 1],
+        "sql_statements_per_request": float(statements),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--alerts", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--sqlite", action="store_true")
+    args = parser.parse_args()
+    database = None if args.sqlite else f"vigil_bench_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        if database:
+            with psycopg.connect(f"{POSTGRES}/test", autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{database}"'.encode())
+        try:
+            url = f"{POSTGRES}/{database}" if database else None
+            settings = Settings(storage=StorageSettings(data_dir=Path(tmp), database_url=url))
+            result = asyncio.run(measure(settings, args.alerts, args.requests))
+        finally:
+            if database:
+                with psycopg.connect(f"{POSTGRES}/test", autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)'.encode())
+    store = "sqlite" if args.sqlite else "postgresql"
+    print(f"{'store':<30}{store:>12}")
+    for key, value in result.items():
+        print(f"{key:<30}{value:>12,.2f}")
+    print(json.dumps({"benchmark": "graphql_queue", "store": store, **result}))
+
+
+if __name__ == "__main__":
+    main()
