@@ -20,7 +20,7 @@ from vigil.bootstrap import (
 )
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
-from vigil.web.app import WebDeps, create_app
+from vigil.web.app import LifespanHook, WebDeps, create_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -60,8 +60,17 @@ def project(
 
 
 @pytest.fixture
+def startup_hooks() -> list[LifespanHook]:
+    """What the app runs as it starts, before it is ready: nothing, unless a module watches."""
+    return []
+
+
+@pytest.fixture
 async def client(
-    settings: Settings, desk: Casework, read_engine: AsyncEngine
+    settings: Settings,
+    desk: Casework,
+    read_engine: AsyncEngine,
+    startup_hooks: list[LifespanHook],
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The test client serves the app on its own event loop, so the app gets its own engine,
     # disposed by the shutdown hook exactly as the composition root does it.
@@ -71,7 +80,8 @@ async def client(
         read_models=build_read_models(settings, engine),
         tenant_id=TENANT,
         actor=ANALYST,
-        csrf_secret="graphql-test-secret",
+        csrf_secret="test-csrf-secret",
+        on_startup=startup_hooks,
         on_shutdown=[engine.dispose],
     )
     async with AsyncTestClient(create_app(deps)) as test_client:

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
+from tests.graphql_client import ANALYST, TENANT
 from vigil.application.casework import Casework
-from vigil.bootstrap import (
-    build_read_engine,
-    build_read_models,
-)
 from vigil.domain.alert import Detection, Severity
 from vigil.infrastructure.settings import Settings
 from vigil.web.alert_pages import PAGE_SIZE
-from vigil.web.app import WebDeps, create_app
+from vigil.web.app import LifespanHook
 
-TENANT = "acme"
-ANALYST = "demo-analyst"
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
@@ -40,28 +33,13 @@ def startup_saw() -> list[bool]:
 
 
 @pytest.fixture
-async def client(
-    settings: Settings,
-    desk: Casework,
-    read_engine: AsyncEngine,
-    startup_saw: list[bool],
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    engine = build_read_engine(settings)
+def startup_hooks(startup_saw: list[bool]) -> list[LifespanHook]:
+    """Records whether the app already called itself ready when the startup hooks ran."""
 
     def record_readiness(app: Litestar) -> None:
         startup_saw.append(bool(app.state.get("ready", False)))
 
-    deps = WebDeps(
-        alert_desk=desk,
-        read_models=build_read_models(settings, engine),
-        tenant_id=TENANT,
-        actor=ANALYST,
-        csrf_secret="console-test-secret",
-        on_startup=[record_readiness],
-        on_shutdown=[engine.dispose],
-    )
-    async with AsyncTestClient(create_app(deps)) as test_client:
-        yield test_client
+    return [record_readiness]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.builders import detections
@@ -43,6 +44,14 @@ query One($id: ID!) {
 CASES = "{ cases(first: 10) { totalCount edges { node { id title } } } }"
 
 Project = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+def three_raised_alerts(desk: Casework) -> list[str]:
+    """Three of the tenant's alerts, just raised, by their GraphQL ids."""
+    found = detections(3, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    return [str(d.alert_id) for d in found]
 
 
 async def test_an_analyst_opens_a_case_from_alerts_and_closes_it_into_labels(
@@ -128,11 +137,9 @@ mutation Reopen($id: ID!) {
 
 
 async def test_every_case_command_is_a_mutation_with_a_typed_result(
-    client: AsyncTestClient[Any], desk: Casework
+    client: AsyncTestClient[Any], three_raised_alerts: list[str]
 ) -> None:
-    found = detections(3, tenant_id=TENANT)
-    desk.raise_alerts(found)
-    first, second, extra = (str(d.alert_id) for d in found)
+    first, second, extra = three_raised_alerts
     case_id = (await data(client, OPEN, ids=[first, second]))["openCase"]["case"]["id"]
 
     worked = await data(client, WORK, id=case_id, extra=extra, first=first)
@@ -176,11 +183,9 @@ mutation Bulk($ids: [ID!]!) {
 
 
 async def test_each_alert_action_and_the_bulk_ones_answer_with_typed_results(
-    client: AsyncTestClient[Any], desk: Casework
+    client: AsyncTestClient[Any], three_raised_alerts: list[str]
 ) -> None:
-    found = detections(3, tenant_id=TENANT)
-    desk.raise_alerts(found)
-    first, second, third = (str(d.alert_id) for d in found)
+    first, second, third = three_raised_alerts
 
     assigned = (await data(client, ACT, id=first, action="ASSIGN", text="bob"))["actOnAlert"]
     assert assigned["alert"]["assignee"] == "bob"
