@@ -12,14 +12,16 @@ import anyio.to_thread
 import strawberry
 
 from vigil.application.alert_desk import AlertDesk, BulkOutcome
+from vigil.domain import alert as domain
 from vigil.domain.errors import DomainError
 from vigil.graphql.alerts.errors import (
     AlertAlreadyAcknowledgedError,
     AlertClosedError,
+    AlertCommandError,
     AlertNotFoundError,
     command_error,
 )
-from vigil.graphql.alerts.queries import parse_alert_id
+from vigil.graphql.alerts.queries import parse_id
 from vigil.graphql.alerts.types import Alert
 from vigil.graphql.context import Info
 from vigil.graphql.errors import InvalidInputError
@@ -122,18 +124,18 @@ class AlertMutations:
         info: Info,
         input: AcknowledgeAlertInput,
     ) -> AcknowledgeAlertResult:
-        alert_id = parse_alert_id(input.alert_id)
-        if alert_id is None:
-            return InvalidInputError(field="alertId", message="alertId: is not an alert id")
         ctx = info.context
-        command = partial(
-            ctx.alert_desk.acknowledge, ctx.tenant_id, alert_id, ctx.actor, input.note
+        done = await _on_alert(
+            input.alert_id,
+            lambda alert_id: ctx.alert_desk.acknowledge(
+                ctx.tenant_id, alert_id, ctx.actor, input.note
+            ),
         )
-        try:
-            alert = await anyio.to_thread.run_sync(command)
-        except DomainError as error:
-            return command_error(input.alert_id, error)
-        return AlertAcknowledged(alert=Alert.from_aggregate(alert))
+        return (
+            AlertAcknowledged(alert=Alert.from_aggregate(done))
+            if isinstance(done, domain.Alert)
+            else done
+        )
 
     @strawberry.mutation(
         description="One analyst action on an alert: assign (text is the assignee), comment, "
@@ -142,17 +144,17 @@ class AlertMutations:
     async def act_on_alert(
         self, info: Info, action: AlertAction, input: AlertActionInput
     ) -> AlertResult:
-        alert_id = parse_alert_id(input.alert_id)
-        if alert_id is None:
-            return InvalidInputError(field="alertId", message="alertId: is not an alert id")
         ctx = info.context
         desk_command = ALERT_COMMANDS[action](ctx.alert_desk)
-        command = partial(desk_command, ctx.tenant_id, alert_id, ctx.actor, input.text)
-        try:
-            alert = await anyio.to_thread.run_sync(command)
-        except DomainError as error:
-            return command_error(input.alert_id, error)
-        return AlertChanged(alert=Alert.from_aggregate(alert))
+        done = await _on_alert(
+            input.alert_id,
+            lambda alert_id: desk_command(ctx.tenant_id, alert_id, ctx.actor, input.text),
+        )
+        return (
+            AlertChanged(alert=Alert.from_aggregate(done))
+            if isinstance(done, domain.Alert)
+            else done
+        )
 
     @strawberry.mutation(
         description="Acknowledges, assigns (text is the assignee) or dismisses (text is the "
@@ -161,7 +163,7 @@ class AlertMutations:
     async def act_on_alerts(
         self, info: Info, action: BulkAlertAction, alert_ids: list[strawberry.ID], text: str = ""
     ) -> BulkAlertResult:
-        parsed = {raw: parse_alert_id(raw) for raw in alert_ids}
+        parsed = {raw: parse_id(raw) for raw in alert_ids}
         unknown = [
             Refusal(alert_id=raw, message="not an alert id")
             for raw, a in parsed.items()
@@ -178,3 +180,16 @@ class AlertMutations:
         return BulkAlertResult(
             applied=[strawberry.ID(str(a)) for a in outcome.applied], refused=unknown + refused
         )
+
+
+async def _on_alert(
+    raw_id: strawberry.ID, command: Callable[[UUID], domain.Alert]
+) -> domain.Alert | AlertCommandError:
+    """Runs one AlertDesk command off the event loop; a refusal comes back as a typed error."""
+    alert_id = parse_id(raw_id)
+    if alert_id is None:
+        return InvalidInputError(field="alertId", message="alertId: is not an alert id")
+    try:
+        return await anyio.to_thread.run_sync(command, alert_id)
+    except DomainError as error:
+        return command_error(raw_id, error)

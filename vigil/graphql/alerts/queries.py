@@ -30,7 +30,8 @@ def invalid_argument(field: str, reason: str) -> GraphQLError:
     )
 
 
-def parse_alert_id(value: str) -> UUID | None:
+def parse_id(value: str) -> UUID | None:
+    """An alert's or a case's id, or None for text that is not one (answered as not found)."""
     try:
         return UUID(value)
     except ValueError:
@@ -94,7 +95,7 @@ class AlertQueries:
 
     @strawberry.field(description="One alert of the caller's tenant; null if there is none.")
     async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
-        alert_id = parse_alert_id(id)
+        alert_id = parse_id(id)
         if alert_id is None:
             return None
         row = await info.context.alert_queue.get(info.context.tenant_id, alert_id)

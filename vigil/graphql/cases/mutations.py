@@ -20,7 +20,7 @@ from vigil.domain.errors import (
     IllegalTransition,
     InvalidCommand,
 )
-from vigil.graphql.alerts.queries import parse_alert_id
+from vigil.graphql.alerts.queries import parse_id
 from vigil.graphql.cases.types import Case, CaseStatus, Disposition, Priority
 from vigil.graphql.context import Info
 from vigil.graphql.errors import Error, InvalidInputError
@@ -96,7 +96,7 @@ class ReopenCaseInput:
 class CaseMutations:
     @strawberry.mutation(description="Opens a case from one or more alerts and links them to it.")
     async def open_case(self, info: Info, input: OpenCaseInput) -> CaseResult:
-        alert_ids = [parse_alert_id(a) for a in input.alert_ids]
+        alert_ids = [parse_id(a) for a in input.alert_ids]
         if None in alert_ids:
             return InvalidInputError(field="alertIds", message="alertIds: not all are alert ids")
         ctx = info.context
@@ -178,7 +178,7 @@ class CaseMutations:
 async def _on_case_alert(
     input: CaseAlertInput, command: Callable[[str, UUID, str, UUID], domain.Case], info: Info
 ) -> CaseResult:
-    alert_id = parse_alert_id(input.alert_id)
+    alert_id = parse_id(input.alert_id)
     if alert_id is None:
         return NotFoundError(id=input.alert_id, message=f"alert {input.alert_id} does not exist")
     ctx = info.context
@@ -188,7 +188,7 @@ async def _on_case_alert(
 
 
 async def _on_case(raw_id: strawberry.ID, command: Callable[[UUID], domain.Case]) -> CaseResult:
-    case_id = parse_alert_id(raw_id)
+    case_id = parse_id(raw_id)
     if case_id is None:
         return NotFoundError(id=raw_id, message=f"case {raw_id} does not exist")
     return await _run(lambda: command(case_id))

@@ -6,7 +6,7 @@ import strawberry
 
 from vigil.application.case_list import CaseListFilter
 from vigil.domain.errors import InvalidCommand
-from vigil.graphql.alerts.queries import invalid_argument, parse_alert_id
+from vigil.graphql.alerts.queries import invalid_argument, parse_id
 from vigil.graphql.cases.types import Case, CaseConnection, CaseEdge, CaseStatus
 from vigil.graphql.context import Info
 
@@ -42,7 +42,7 @@ class CaseQueries:
 
     @strawberry.field(description="One case of the caller's tenant; null if there is none.")
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
-        case_id = parse_alert_id(id)
+        case_id = parse_id(id)
         if case_id is None:
             return None
         row = await info.context.case_list.get(info.context.tenant_id, case_id)
