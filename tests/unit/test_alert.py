@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.builders import T0, detection
 from vigil.domain.alert import Alert, AlertStatus, Severity, alert_id
@@ -13,6 +15,7 @@ from vigil.domain.errors import (
     AlertAlreadyAcknowledged,
     AlertIsClosed,
     AlertIsNotClosed,
+    DomainError,
     InvalidCommand,
 )
 
@@ -134,3 +137,44 @@ def test_an_acknowledgement_note_is_optional_but_bounded(raised_alert: Alert) ->
     assert caught.value.field == "note"
     raised_alert.acknowledge("ann", T0)
     assert raised_alert.status is AlertStatus.ACKNOWLEDGED
+
+
+# Any sequence of commands either applies or is refused, and replay gives the same state. ---------
+
+ALERT_COMMANDS = st.sampled_from(
+    [
+        lambda a, t: a.acknowledge("ann", t, "looking"),
+        lambda a, t: a.assign("lead", t, "bob"),
+        lambda a, t: a.take("carol", t),
+        lambda a, t: a.comment("bob", t, "called the cardholder"),
+        lambda a, t: a.escalate("bob", t, "large amount"),
+        lambda a, t: a.dismiss("bob", t, "known merchant"),
+        lambda a, t: a.resolve("bob", t, "refund issued"),
+        lambda a, t: a.reopen("lead", t, "chargeback arrived"),
+        lambda a, t: a.tag("ann", t, "mule"),
+        lambda a, t: a.untag("ann", t, "mule"),
+        lambda a, t: a.link_to_case("ann", t, CASE_ID),
+        lambda a, t: a.unlink_from_case("ann", t, CASE_ID),
+    ]
+)
+CASE_ID = alert_id("acme", "cases", "case-1", "none")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(ALERT_COMMANDS, st.integers(min_value=0, max_value=500)), max_size=25))
+def test_any_sequence_of_commands_applies_or_is_refused_and_replays_to_the_same_alert(
+    commands: list[tuple[object, int]],
+) -> None:
+    alert = Alert.raise_from(detection(), actor="system:detector", at=T0)
+    recorded = list(alert.collect_events())
+    for command, minutes in commands:
+        try:
+            command(alert, T0 + timedelta(minutes=minutes))  # type: ignore[operator]  # sampled lambdas
+        except DomainError:
+            assert alert.collect_events() == []  # a refused command records nothing
+        else:
+            recorded += alert.collect_events()
+    replayed: Alert | None = None
+    for event in recorded:
+        replayed = event.mutate(replayed)
+    assert replayed == alert

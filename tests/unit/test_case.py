@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.builders import T0
+from vigil.domain.attachment import Attachment, attachment_filename
 from vigil.domain.case import Case, CaseSla, CaseStatus, Disposition, Priority
 from vigil.domain.errors import (
     CaseIsClosed,
@@ -21,6 +22,7 @@ from vigil.domain.errors import (
 )
 
 SLA = CaseSla()
+STATEMENT = Attachment("ab" * 32, "statement.pdf", "application/pdf", 2048)
 ALERTS = [UUID(int=n) for n in range(1, 4)]
 
 
@@ -167,6 +169,11 @@ COMMANDS = st.sampled_from(
         lambda c, t: c.close("bob", t, Disposition.CONFIRMED_FRAUD, "confirmed"),
         lambda c, t: c.close("bob", t, Disposition.FALSE_POSITIVE, "travelling"),
         lambda c, t: c.reopen("lead", t, "chargeback"),
+        lambda c, t: c.take("dan", t),
+        lambda c, t: c.tag("ann", t, "mule"),
+        lambda c, t: c.untag("ann", t, "mule"),
+        lambda c, t: c.attach_file("ann", t, STATEMENT),
+        lambda c, t: c.remove_file("ann", t, STATEMENT.sha256, "wrong customer"),
     ]
 )
 
@@ -190,3 +197,36 @@ def test_any_sequence_of_commands_applies_or_is_refused_and_replays_to_the_same_
         replayed = event.mutate(replayed)
     assert replayed == case
     assert case.alert_ids  # a case never loses its last alert
+
+
+def test_a_file_is_attached_once_listed_until_removed_and_never_to_a_closed_case(
+    closed_case: Case,
+) -> None:
+    case = opened_case()
+    case.attach_file("ann", T0, STATEMENT)
+    with pytest.raises(InvalidCommand, match=r"already, as statement\.pdf"):
+        case.attach_file("bob", T0, STATEMENT)
+    case.remove_file("ann", T0, STATEMENT.sha256, "wrong customer")
+    assert [type(e).__name__ for e in case.collect_events()] == ["FileAttached", "FileRemoved"]
+    assert case.attachments == {}
+    with pytest.raises(CaseIsClosed):
+        closed_case.attach_file("ann", T0, STATEMENT)
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\ann\\scan.png", "scan.png"),
+        ("a\x00b.txt", "ab.txt"),
+    ],
+)
+def test_an_uploaded_file_name_is_kept_as_a_name_never_a_path(uploaded: str, shown: str) -> None:
+    assert attachment_filename(uploaded) == shown
+
+
+def test_a_file_without_a_name_or_a_digest_is_refused() -> None:
+    with pytest.raises(InvalidCommand, match="must name a file"):
+        attachment_filename("../")
+    with pytest.raises(InvalidCommand, match="64 lower-case hex"):
+        Attachment("not-a-digest", "a.pdf", "application/pdf", 10)

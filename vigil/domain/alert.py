@@ -15,8 +15,10 @@ from vigil.domain.errors import (
     AlertInAnotherCase,
     AlertIsClosed,
     AlertIsNotClosed,
+    AlreadyTaken,
     InvalidCommand,
 )
+from vigil.domain.tags import with_tag, without_tag
 from vigil.domain.text import bounded_text, required_text
 
 ALERT_NAMESPACE = UUID("6f1d3c2e-9a4b-5e7f-8c1d-2b3a4c5d6e7f")
@@ -120,6 +122,7 @@ class Alert(Aggregate):
         self.escalation_level = 0
         self.comment_count = 0
         self.case_id: UUID | None = None
+        self.tags: frozenset[str] = frozenset()
 
     @classmethod
     def raise_from(cls, detection: Detection, actor: str, at: datetime) -> Alert:
@@ -174,6 +177,23 @@ class Alert(Aggregate):
         if who == self.assignee:
             raise InvalidCommand("assignee", f"alert is already assigned to {who}")
         self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=who)
+
+    def take(self, actor: str, at: datetime) -> None:
+        """The analyst takes the alert from its queue; only an unassigned alert can be taken, and
+        the event store's version check makes two analysts taking it at once fail for one."""
+        self.check_not_closed()
+        if self.assignee is not None:
+            raise AlreadyTaken(f"alert {self.id} is assigned to {self.assignee} already")
+        self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=actor)
+
+    def tag(self, actor: str, at: datetime, tag: str) -> None:
+        """Tags stay open after an alert closes: they are how analysts find past work."""
+        name, tags = with_tag(self.tags, tag, f"alert {self.id}")
+        self.trigger_event(self.Tagged, **self._stamp(actor, at), tag=name, tags=tags)
+
+    def untag(self, actor: str, at: datetime, tag: str) -> None:
+        name, tags = without_tag(self.tags, tag, f"alert {self.id}")
+        self.trigger_event(self.Untagged, **self._stamp(actor, at), tag=name, tags=tags)
 
     def comment(self, actor: str, at: datetime, text: str) -> None:
         self.check_not_closed()
@@ -278,3 +298,18 @@ class Alert(Aggregate):
 
         def apply(self, alert: Alert) -> None:
             alert.case_id = None
+
+    class Tagged(Event):
+        tag: str
+        tags: list[str]
+        """Every tag after this one, so a read model need not replay the alert's history."""
+
+        def apply(self, alert: Alert) -> None:
+            alert.tags = frozenset(self.tags)
+
+    class Untagged(Event):
+        tag: str
+        tags: list[str]
+
+        def apply(self, alert: Alert) -> None:
+            alert.tags = frozenset(self.tags)

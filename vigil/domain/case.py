@@ -2,62 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from vigil.domain.errors import CaseIsClosed, CaseIsNotClosed, IllegalTransition, InvalidCommand
+from vigil.domain.attachment import Attachment
+from vigil.domain.case_workflow import (
+    TRANSITIONS,
+    CaseSla,
+    CaseStatus,
+    Disposition,
+    Priority,
+)
+from vigil.domain.errors import (
+    AlreadyTaken,
+    CaseIsClosed,
+    CaseIsNotClosed,
+    IllegalTransition,
+    InvalidCommand,
+)
+from vigil.domain.tags import with_tag, without_tag
 from vigil.domain.text import bounded_text, required_text
 
+__all__ = ["TRANSITIONS", "Case", "CaseSla", "CaseStatus", "Disposition", "Priority"]
 
-class CaseStatus(StrEnum):
-    OPEN = "open"
-    INVESTIGATING = "investigating"
-    PENDING_INFO = "pending_info"
-    CLOSED = "closed"
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class Disposition(StrEnum):
-    CONFIRMED_FRAUD = "confirmed_fraud"
-    FALSE_POSITIVE = "false_positive"
-    INCONCLUSIVE = "inconclusive"
-
-
-# Where change_status may go from each status; closing and reopening have commands of their own.
-TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.OPEN: frozenset({CaseStatus.INVESTIGATING}),
-    CaseStatus.INVESTIGATING: frozenset({CaseStatus.PENDING_INFO}),
-    CaseStatus.PENDING_INFO: frozenset({CaseStatus.INVESTIGATING}),
-    CaseStatus.CLOSED: frozenset(),
-}
-
-
-@dataclass(frozen=True)
-class CaseSla:
-    """How long a case of each priority may stay open before its SLA is breached."""
-
-    hours: dict[Priority, float] = field(
-        default_factory=lambda: {
-            Priority.CRITICAL: 4.0,
-            Priority.HIGH: 24.0,
-            Priority.MEDIUM: 72.0,
-            Priority.LOW: 168.0,
-        }
-    )
-
-    def due(self, priority: Priority, from_time: datetime) -> datetime:
-        return from_time + timedelta(hours=self.hours[priority])
+MAX_ATTACHMENTS = 100
+"""Per case; evidence beyond this belongs in a document system the case links to."""
 
 
 class Case(Aggregate):
@@ -95,6 +67,8 @@ class Case(Aggregate):
         self.closed_at: datetime | None = None
         self.sla_breached = False
         self.comment_count = 0
+        self.tags: frozenset[str] = frozenset()
+        self.attachments: dict[str, Attachment] = {}
 
     @classmethod
     def open(
@@ -156,6 +130,49 @@ class Case(Aggregate):
         if who == self.assignee:
             raise InvalidCommand("assignee", f"case is already assigned to {who}")
         self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=who)
+
+    def take(self, actor: str, at: datetime) -> None:
+        """Taken from a queue by the analyst; only an unassigned open case can be taken."""
+        self.check_not_closed()
+        if self.assignee is not None:
+            raise AlreadyTaken(f"case {self.id} is assigned to {self.assignee} already")
+        self.trigger_event(self.Assigned, **self._stamp(actor, at), assignee=actor)
+
+    def tag(self, actor: str, at: datetime, tag: str) -> None:
+        name, tags = with_tag(self.tags, tag, f"case {self.id}")
+        self.trigger_event(self.Tagged, **self._stamp(actor, at), tag=name, tags=tags)
+
+    def untag(self, actor: str, at: datetime, tag: str) -> None:
+        name, tags = without_tag(self.tags, tag, f"case {self.id}")
+        self.trigger_event(self.Untagged, **self._stamp(actor, at), tag=name, tags=tags)
+
+    def attach_file(self, actor: str, at: datetime, attachment: Attachment) -> None:
+        self.check_not_closed()
+        if attachment.sha256 in self.attachments:
+            known = self.attachments[attachment.sha256].filename
+            raise InvalidCommand("file", f"case {self.id} has this file already, as {known}")
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            raise InvalidCommand("file", f"case {self.id} has {MAX_ATTACHMENTS} files already")
+        self.trigger_event(
+            self.FileAttached,
+            **self._stamp(actor, at),
+            sha256=attachment.sha256,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+        )
+
+    def remove_file(self, actor: str, at: datetime, sha256: str, reason: str) -> None:
+        """The case stops listing the file; its bytes stay stored, as the log refers to them."""
+        self.check_not_closed()
+        if sha256 not in self.attachments:
+            raise InvalidCommand("sha256", f"case {self.id} has no file {sha256}")
+        self.trigger_event(
+            self.FileRemoved,
+            **self._stamp(actor, at),
+            sha256=sha256,
+            reason=required_text("reason", reason),
+        )
 
     def comment(self, actor: str, at: datetime, text: str) -> None:
         self.check_not_closed()
@@ -286,3 +303,36 @@ class Case(Aggregate):
             case.disposition = None
             case.summary = None
             case.closed_at = None
+
+    class Tagged(Event):
+        tag: str
+        tags: list[str]
+        """Every tag after this one, so a read model need not replay the case's history."""
+
+        def apply(self, case: Case) -> None:
+            case.tags = frozenset(self.tags)
+
+    class Untagged(Event):
+        tag: str
+        tags: list[str]
+
+        def apply(self, case: Case) -> None:
+            case.tags = frozenset(self.tags)
+
+    class FileAttached(Event):
+        sha256: str
+        filename: str
+        content_type: str
+        size: int
+
+        def apply(self, case: Case) -> None:
+            case.attachments[self.sha256] = Attachment(
+                self.sha256, self.filename, self.content_type, self.size
+            )
+
+    class FileRemoved(Event):
+        sha256: str
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            del case.attachments[self.sha256]

@@ -29,6 +29,10 @@ class AlertInAnotherCase(DomainError):
     """An alert is investigated in one case at a time."""
 
 
+class AlreadyTaken(DomainError):
+    """Someone works this item already: take-next hands out only unassigned work."""
+
+
 class CaseNotFound(DomainError):
     def __init__(self, case_id: object) -> None:
         super().__init__(f"case {case_id} does not exist")
@@ -58,3 +62,9 @@ class InvalidCommand(DomainError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class QueueNotFound(DomainError):
+    def __init__(self, queue_id: object) -> None:
+        super().__init__(f"queue {queue_id} does not exist")
+        self.queue_id = queue_id
