@@ -2,8 +2,10 @@
 
 Usage: python benchmarks/graphql_queue.py [--alerts N] [--requests N] [--sqlite]
 Raises N alerts (100,000 by default) through the real event store on a temporary PostgreSQL
-database (or SQLite), projects them, then times the queue's first page of 50 alerts with their
-case, over HTTP against the app in process. Ends with one JSON line.
+database (or SQLite), puts the newest 2,000 in cases of five and labels every third of their
+records, projects it all, then times the queue's first page of 50 alerts with each one's case and
+latest label, over HTTP against the app in process, alternately all alerts and the open ones.
+Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -22,13 +25,16 @@ import psycopg
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 
+from vigil.application.casework import Casework
 from vigil.bootstrap import (
     build_alert_desk,
-    build_projection_runners,
+    build_projection_runner,
     build_read_engine,
     build_read_models,
 )
 from vigil.domain.alert import Detection, Severity
+from vigil.domain.case import Priority
+from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings, StorageSettings
 from vigil.web.app import WebDeps, create_app
@@ -39,9 +45,18 @@ query Queue($status: AlertStatus) {
   alerts(first: 50, status: $status) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    edges { node { id recordId score severity status entityId assignee raisedAt } }
+    edges {
+      node {
+        id recordId score severity status entityId assignee raisedAt
+        case { id title status priority alertCount dueAt }
+        latestLabel { verdict labelSource labelledAt }
+      }
+    }
   }
 }"""
+WORKED = 2_000
+"""How many of the newest alerts (the first page shows some of them) are in cases of five; a
+third of their records are labelled."""
 
 
 def detections(start: int, count: int) -> list[Detection]:
@@ -63,6 +78,16 @@ def detections(start: int, count: int) -> list[Detection]:
     ]
 
 
+def work_the_newest(desk: Casework, alerts: int) -> None:
+    newest = detections(max(0, alerts - WORKED), min(WORKED, alerts))
+    for n in range(0, len(newest), 5):
+        ids = [d.alert_id for d in newest[n : n + 5]]
+        desk.open_case("default", "bench", f"Case {n // 5}", Priority.MEDIUM, ids)
+    for d in newest[::3]:
+        subject = ("cards", SubjectKind.RECORD, d.record_id)
+        desk.label("default", "bench", subject, Verdict.FRAUD, LabelSource.CHARGEBACK)
+
+
 async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, float]:
     desk = build_alert_desk(settings)
     engine = build_read_engine(settings)
@@ -70,8 +95,8 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
     started = time.perf_counter()
     for start in range(0, alerts, 1000):
         desk.raise_alerts(detections(start, min(1000, alerts - start)))
-    for runner in build_projection_runners(settings, desk, engine, batch_size=2000):
-        await runner.catch_up()
+    work_the_newest(desk, alerts)
+    await build_projection_runner(settings, desk, engine, batch_size=2000).catch_up()
     loading = time.perf_counter() - started
 
     statements = 0
@@ -93,6 +118,7 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
         on_shutdown=[served.dispose],
     )
     timings: list[float] = []
+    per_request: set[int] = set()
     async with AsyncTestClient(create_app(deps)) as client:
         for n in range(requests + 20):
             statements = 0
@@ -106,17 +132,20 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
                 raise RuntimeError(answer.text)
             if n >= 20:  # warm-up
                 timings.append(elapsed * 1000)
+                per_request.add(statements)
     timings.sort()
     return {
         "alerts": float(alerts),
         "load_seconds": loading,
         "p50_ms": statistics.median(timings),
         "p99_ms": timings[int(len(timings) * 0.99) - 1],
-        "sql_statements_per_request": float(statements),
+        "sql_statements_per_request": float(max(per_request)),
+        "sql_statements_per_request_min": float(min(per_request)),
     }
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alerts", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=500)

@@ -11,6 +11,7 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection, text
 
+from vigil.infrastructure.read_model.alert_counts import keep_alert_counts
 from vigil.infrastructure.read_model.engine import create_read_engine
 from vigil.infrastructure.read_model.tables import metadata
 from vigil.infrastructure.settings import StorageSettings
@@ -36,6 +37,8 @@ def run_on(connection: Connection) -> None:
             # Two workers starting together would otherwise both create the tables.
             connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
+        # A batch migration on SQLite recreates a table without its triggers.
+        keep_alert_counts(connection)
 
 
 async def run_with_own_engine() -> None:

@@ -16,19 +16,31 @@ from eventsourcing.persistence import IntegrityError, InternalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from litestar import Litestar
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_projection import AlertQueueProjection
+from vigil.application.case_files import AttachmentPolicy
 from vigil.application.case_sla import mark_overdue_cases
 from vigil.application.casework import Casework
 from vigil.application.casework_projections import CaseListProjection, LabelProjection
+from vigil.application.domain_events import notices_after
 from vigil.application.entity_context import EntityHistory
+from vigil.application.entity_summary_projection import EntitySummaryProjection
+from vigil.application.evidence_projections import CaseFileProjection, CommentProjection
 from vigil.application.ports import Clock, system_clock
+from vigil.application.queue_projection import QueueBoardProjection
+from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
+from vigil.infrastructure.attachment_store import DiskAttachmentStore
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
+from vigil.infrastructure.nats.domain_events import (
+    JetStreamDomainEventFeed,
+    JetStreamDomainEventPublisher,
+)
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
 from vigil.infrastructure.nats.records import (
     JetStreamDeadLetters,
@@ -40,10 +52,15 @@ from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
 from vigil.infrastructure.read_model.case_list import SqlCaseList
 from vigil.infrastructure.read_model.engine import create_read_engine
+from vigil.infrastructure.read_model.entity_summary import SqlEntitySummaries
+from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
+from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
 from vigil.infrastructure.settings import Settings, secret_key
 from vigil.web.app import WebDeps, create_app
+from vigil.web.case_files import CaseFileStorage
 from vigil.workers import project, sla
+from vigil.workers.relay import DomainEventRelay
 from vigil.workers.score import ScoreWorker
 
 
@@ -146,23 +163,31 @@ def build_read_models(settings: Settings, engine: AsyncEngine) -> ReadModels:
         alert_queue=SqlAlertQueue(engine),
         case_list=SqlCaseList(engine),
         label_book=SqlLabelBook(engine),
+        entity_summaries=SqlEntitySummaries(engine),
+        queue_board=SqlQueueBoard(engine),
+        evidence_book=SqlEvidenceBook(engine),
     )
 
 
-def build_projection_runners(
+def build_projection_runner(
     settings: Settings, app: AlertDesk, engine: AsyncEngine, batch_size: int = 500
-) -> list[ProjectionRunner]:
-    """Every read-model projection, each with its own position in the log; on PostgreSQL each
-    wakes on the event store's NOTIFY."""
-    runners = []
-    for projection in (AlertQueueProjection(), CaseListProjection(), LabelProjection()):
-        listener = None
-        if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
-            listener = EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
-        runners.append(
-            ProjectionRunner(app, engine, projection, batch_size=batch_size, listener=listener)
-        )
-    return runners
+) -> ProjectionRunner:
+    """Every read-model projection in one group: each event is read and decoded once, and a batch
+    writes all their rows in one transaction. On PostgreSQL it wakes on the event store's NOTIFY.
+    The entity summaries are recomputed from the other three's rows, so they share the group."""
+    projections = (
+        AlertQueueProjection(),
+        CaseListProjection(),
+        LabelProjection(),
+        EntitySummaryProjection(),
+        QueueBoardProjection(),
+        CommentProjection(),
+        CaseFileProjection(),
+    )
+    listener = None
+    if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
+        listener = EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
+    return ProjectionRunner(app, engine, projections, batch_size=batch_size, listener=listener)
 
 
 def upgrade_read_model(settings: Settings) -> None:
@@ -175,26 +200,71 @@ async def run_projection_worker(settings: Settings, stop: asyncio.Event) -> None
     app = await anyio.to_thread.run_sync(build_alert_desk, settings)
     engine = build_read_engine(settings)
     try:
-        runners = build_projection_runners(settings, app, engine)
-        await project.run_projection_worker(runners, lambda: migrate.upgrade(engine), stop)
+        runner = build_projection_runner(settings, app, engine)
+        await project.run_projection_worker([runner], lambda: migrate.upgrade(engine), stop)
     finally:
         await engine.dispose()
         app.close()
 
 
 async def run_sla_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """`vigil worker sla`: marks cases that pass their due date while open."""
+    """`vigil worker sla`: marks cases that pass their due date while open, and hands out what
+    waits in queues that assign by themselves."""
     desk = await anyio.to_thread.run_sync(build_alert_desk, settings)
     engine = build_read_engine(settings)
-    case_list = SqlCaseList(engine)
+    case_list, board = SqlCaseList(engine), SqlQueueBoard(engine)
+    beats = {
+        "overdue cases marked": lambda: mark_overdue_cases(case_list, desk),
+        "queue items handed out": lambda: hand_out_waiting(desk, board),
+    }
     try:
-        await sla.run_sla_timer(lambda: mark_overdue_cases(case_list, desk), stop)
+        await sla.run_sla_timer(beats, stop)
     finally:
         await engine.dispose()
         desk.close()
 
 
+# The relay --------------------------------------------------------------------------------------
+
+
+def event_store_listener(settings: Settings, app: AlertDesk) -> EventStoreListener | None:
+    """The PostgreSQL event store's NOTIFY on every save; SQLite has none, so followers poll."""
+    if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
+        return EventStoreListener(settings.storage.database_url, app.recorder.channel_name)
+    return None
+
+
+def build_relay(
+    settings: Settings, app: AlertDesk, js: JetStreamContext, batch_size: int = 1000
+) -> DomainEventRelay:
+    """The event store's notification log onto the DOMAIN stream, woken by NOTIFY on PostgreSQL."""
+    return DomainEventRelay(
+        read_log=lambda after, limit: notices_after(app, after, limit),
+        publisher=JetStreamDomainEventPublisher(js, settings.nats),
+        batch_size=batch_size,
+        new_events=event_store_listener(settings, app),
+    )
+
+
+async def run_relay_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`vigil worker relay`: every domain event onto the DOMAIN stream, until `stop` is set."""
+    app = await anyio.to_thread.run_sync(build_alert_desk, settings)
+    try:
+        async with open_streams(settings, "vigil-relay") as streams:
+            await build_relay(settings, app, streams.client.jetstream()).run(stop)
+    finally:
+        app.close()
+
+
 # The web interface ------------------------------------------------------------------------------
+
+
+def build_case_file_storage(settings: Settings) -> CaseFileStorage:
+    """Case files on disk by sha256, within the configured size limit."""
+    return CaseFileStorage(
+        DiskAttachmentStore(settings.storage.attachments),
+        AttachmentPolicy(max_bytes=settings.storage.attachment_max_bytes),
+    )
 
 
 def build_web_app(settings: Settings) -> Litestar:
@@ -205,13 +275,18 @@ def build_web_app(settings: Settings) -> Litestar:
     async def upgrade_schema() -> None:
         await migrate.upgrade(engine)
 
+    # Subscriptions follow the DOMAIN stream: connected as the app starts (or, if NATS does not
+    # answer then, when a subscriber arrives) and closed as it stops.
+    live = JetStreamDomainEventFeed(settings.nats)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
         tenant_id=settings.server.default_tenant,
         actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),
-        on_startup=[upgrade_schema],
-        on_shutdown=[engine.dispose, desk.close],
+        case_files=build_case_file_storage(settings),
+        domain_events=live,
+        on_startup=[upgrade_schema, live.start],
+        on_shutdown=[live.stop, engine.dispose, desk.close],
     )
     return create_app(deps)

@@ -65,6 +65,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return _run_until_signalled(lambda stop: _score(settings, args.batch_size, stop))
     if args.name == "sla":
         return _run_until_signalled(lambda stop: bootstrap.run_sla_worker(settings, stop))
+    if args.name == "relay":
+        return _run_until_signalled(lambda stop: bootstrap.run_relay_worker(settings, stop))
     return _run_until_signalled(lambda stop: bootstrap.run_projection_worker(settings, stop))
 
 
@@ -208,6 +210,7 @@ def _start_platform(supervisor: Supervisor, settings: Settings) -> None:
     supervisor.start("score", "worker", "score")
     supervisor.start("project", "worker", "project")
     supervisor.start("sla", "worker", "sla")
+    supervisor.start("relay", "worker", "relay")
     base = f"http://{host}:{port}"
     supervisor.wait_until_healthy(f"{base}/healthz")
     print(f"\nVigil is running.\n  console  {base}/\n  GraphQL  {base}/graphql\n", flush=True)
@@ -267,7 +270,7 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="run one worker")
-    worker.add_argument("name", choices=["score", "project", "sla"])
+    worker.add_argument("name", choices=["score", "project", "sla", "relay"])
     worker.add_argument("--batch-size", type=int, default=1000)
     worker.set_defaults(handler=cmd_worker)
 

@@ -14,13 +14,15 @@ from tests.graphql_client import ANALYST, TENANT
 from vigil.application.casework import Casework
 from vigil.bootstrap import (
     build_alert_desk,
-    build_projection_runners,
+    build_case_file_storage,
+    build_projection_runner,
     build_read_engine,
     build_read_models,
 )
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 from vigil.web.app import LifespanHook, WebDeps, create_app
+from vigil.web.case_files import CaseFileStorage
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -53,8 +55,7 @@ def project(
     """Catches every read model up with everything the desk has recorded so far."""
 
     async def catch_up() -> None:
-        for runner in build_projection_runners(settings, desk, read_engine):
-            await runner.catch_up()
+        await build_projection_runner(settings, desk, read_engine).catch_up()
 
     return catch_up
 
@@ -66,11 +67,18 @@ def startup_hooks() -> list[LifespanHook]:
 
 
 @pytest.fixture
+def case_file_storage(settings: Settings) -> CaseFileStorage:
+    """Case files in the test's data directory, within the configured limit."""
+    return build_case_file_storage(settings)
+
+
+@pytest.fixture
 async def client(
     settings: Settings,
     desk: Casework,
     read_engine: AsyncEngine,
     startup_hooks: list[LifespanHook],
+    case_file_storage: CaseFileStorage,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The test client serves the app on its own event loop, so the app gets its own engine,
     # disposed by the shutdown hook exactly as the composition root does it.
@@ -81,6 +89,7 @@ async def client(
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="test-csrf-secret",
+        case_files=case_file_storage,
         on_startup=startup_hooks,
         on_shutdown=[engine.dispose],
     )

@@ -39,7 +39,7 @@ def queue(read_engine: AsyncEngine) -> SqlAlertQueue:
 def runner_for(
     desk: AlertDesk, read_engine: AsyncEngine, batch_size: int = 500
 ) -> ProjectionRunner:
-    return ProjectionRunner(desk, read_engine, AlertQueueProjection(), batch_size=batch_size)
+    return ProjectionRunner(desk, read_engine, [AlertQueueProjection()], batch_size=batch_size)
 
 
 async def row_count(read_engine: AsyncEngine) -> int:
@@ -164,7 +164,7 @@ async def test_a_projection_failing_mid_batch_leaves_neither_rows_nor_position(
     desk: AlertDesk, read_engine: AsyncEngine
 ) -> None:
     desk.raise_alerts(detections(12))
-    breaking = ProjectionRunner(desk, read_engine, BreaksOnEvent(nth=12), batch_size=5)
+    breaking = ProjectionRunner(desk, read_engine, [BreaksOnEvent(nth=12)], batch_size=5)
 
     with pytest.raises(RuntimeError, match="projection bug"):
         await breaking.catch_up()
@@ -179,7 +179,7 @@ async def test_a_write_the_database_refuses_rolls_back_the_batch_rows_and_positi
 ) -> None:
     desk.raise_alerts(detections(10))
     breaking = ProjectionRunner(
-        desk, read_engine, BreaksOnEvent(nth=8, failure="refuse"), batch_size=5
+        desk, read_engine, [BreaksOnEvent(nth=8, failure="refuse")], batch_size=5
     )
 
     with pytest.raises(IntegrityError):

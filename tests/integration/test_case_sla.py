@@ -75,5 +75,5 @@ async def test_the_sla_worker_marks_on_its_beat_and_stops_when_asked() -> None:
             stop.set()
         return 0
 
-    await asyncio.wait_for(run_sla_timer(mark, stop, every_seconds=0.01), timeout=5)
+    await asyncio.wait_for(run_sla_timer({"cases": mark}, stop, every_seconds=0.01), timeout=5)
     assert len(beats) == 3

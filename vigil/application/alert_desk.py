@@ -105,6 +105,12 @@ class AlertDesk(Application[UUID]):
     def reopen(self, tenant_id: str, alert_id: UUID, actor: str, reason: str) -> Alert:
         return self._act(tenant_id, alert_id, lambda a, at: a.reopen(actor, at, reason))
 
+    def tag(self, tenant_id: str, alert_id: UUID, actor: str, tag: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.tag(actor, at, tag))
+
+    def untag(self, tenant_id: str, alert_id: UUID, actor: str, tag: str) -> Alert:
+        return self._act(tenant_id, alert_id, lambda a, at: a.untag(actor, at, tag))
+
     def acknowledge_many(
         self, tenant_id: str, alert_ids: Sequence[UUID], actor: str, note: str = ""
     ) -> BulkOutcome:

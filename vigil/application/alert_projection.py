@@ -50,6 +50,7 @@ def _raised(event: Alert.Raised) -> RowInsert:
         "updated_at": event.timestamp,
         "occurred_at": event.occurred_at,
         "case_id": None,
+        "tags": [],
     }
     return RowInsert(ALERTS, event.originator_id, event.originator_version, values)
 
@@ -75,4 +76,6 @@ def _changed_columns(event: Alert.Event) -> dict[str, Any] | None:
             return {"case_id": event.case_id}
         case Alert.UnlinkedFromCase():
             return {"case_id": None}
+        case Alert.Tagged() | Alert.Untagged():
+            return {"tags": event.tags}
     return None

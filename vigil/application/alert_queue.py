@@ -6,8 +6,10 @@ adapter that stores and queries it implements `AlertQueue`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -37,6 +39,16 @@ class AlertRow:
     occurred_at: datetime | None
     version: int
     case_id: UUID | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+class AlertOrder(StrEnum):
+    """The orders the queue lists in; each is a keyset, so any page costs the same."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    HIGHEST_SCORE = "highest_score"
+    RECENTLY_UPDATED = "recently_updated"
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class AlertQueueFilter:
     raised_from: datetime | None = None
     raised_until: datetime | None = None
     """Raised at or after `raised_from` and before `raised_until`."""
+    tag: str | None = None
 
 
 AlertPage = Page[AlertRow]
@@ -62,6 +75,24 @@ AlertPage = Page[AlertRow]
 class AlertQueue(Protocol):
     """Reads the alert queue read model; always scoped to one tenant."""
 
-    async def page(self, where: AlertQueueFilter, first: int, after: str | None) -> AlertPage: ...
+    async def page(
+        self,
+        where: AlertQueueFilter,
+        first: int,
+        after: str | None,
+        order: AlertOrder = AlertOrder.NEWEST,
+    ) -> AlertPage:
+        """A page of the queue, newest first; the total comes from maintained counts when the
+        filter names nothing but a status, so it costs the same at any size of queue."""
+        ...
 
     async def get(self, tenant_id: str, alert_id: UUID) -> AlertRow | None: ...
+
+    async def status_counts(self, where: AlertQueueFilter) -> dict[str, int]:
+        """How many alerts of each status match the filter's other fields, in one query; a
+        status without alerts is left out."""
+        ...
+
+    async def in_cases(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[AlertRow]:
+        """The tenant's alerts in any of these cases, newest first, in one query."""
+        ...

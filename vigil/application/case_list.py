@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -32,6 +33,7 @@ class CaseRow:
     updated_at: datetime
     closed_at: datetime | None
     version: int
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,15 @@ class CaseListFilter:
     tenant_id: str
     status: str | None = None
     assignee: str | None = None
+    priority: str | None = None
+    tag: str | None = None
+
+
+class CaseOrder(StrEnum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    DUE_SOONEST = "due_soonest"
+    RECENTLY_UPDATED = "recently_updated"
 
 
 CasePage = Page[CaseRow]
@@ -47,7 +58,13 @@ CasePage = Page[CaseRow]
 class CaseList(Protocol):
     """Reads the case list read model; always scoped to one tenant."""
 
-    async def page(self, where: CaseListFilter, first: int, after: str | None) -> CasePage: ...
+    async def page(
+        self,
+        where: CaseListFilter,
+        first: int,
+        after: str | None,
+        order: CaseOrder = CaseOrder.NEWEST,
+    ) -> CasePage: ...
 
     async def get(self, tenant_id: str, case_id: UUID) -> CaseRow | None: ...
 

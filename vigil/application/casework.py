@@ -117,6 +117,12 @@ class Casework(AlertDesk):
     def comment_on_case(self, tenant_id: str, case_id: UUID, actor: str, text: str) -> Case:
         return self._act_on_case(tenant_id, case_id, lambda c, at: c.comment(actor, at, text))
 
+    def tag_case(self, tenant_id: str, case_id: UUID, actor: str, tag: str) -> Case:
+        return self._act_on_case(tenant_id, case_id, lambda c, at: c.tag(actor, at, tag))
+
+    def untag_case(self, tenant_id: str, case_id: UUID, actor: str, tag: str) -> Case:
+        return self._act_on_case(tenant_id, case_id, lambda c, at: c.untag(actor, at, tag))
+
     def change_case_status(
         self, tenant_id: str, case_id: UUID, actor: str, to: CaseStatus, reason: str = ""
     ) -> Case:

@@ -33,7 +33,7 @@ class CaseListProjection:
 
 
 def _opened(event: Case.Opened) -> RowInsert:
-    values = {
+    values: dict[str, Any] = {
         "tenant_id": event.tenant_id,
         "title": event.title,
         "priority": event.priority,
@@ -49,6 +49,7 @@ def _opened(event: Case.Opened) -> RowInsert:
         "opened_at": event.timestamp,
         "updated_at": event.timestamp,
         "closed_at": None,
+        "tags": [],
     }
     return RowInsert(CASES, event.originator_id, event.originator_version, values)
 
@@ -68,6 +69,8 @@ def _case_columns(event: Case.Event) -> tuple[dict[str, Any] | None, dict[str, i
             return {"status": event.to_status}, {}
         case Case.Reprioritised():
             return {"priority": event.priority, "due_at": event.due_at}, {}
+        case Case.Tagged() | Case.Untagged():
+            return {"tags": event.tags}, {}
         case Case.SlaBreached():
             return {"sla_breached": True}, {}
         case Case.Closed():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,4 +40,9 @@ class LabelBook(Protocol):
 
     async def find(self, where: LabelFilter, first: int) -> list[LabelRow]:
         """Standing labels matching the filter, most recently labelled first."""
+        ...
+
+    async def standing(self, tenant_id: str, label_ids: Sequence[UUID]) -> list[LabelRow]:
+        """The tenant's labels among these ids (`label_id` of their subjects) that hold a
+        verdict now, in one query."""
         ...

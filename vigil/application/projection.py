@@ -3,8 +3,10 @@
 An event goes in, row changes come out, and the projection runner in infrastructure writes them
 with its tracking position in one transaction. Every read-model row is keyed by its aggregate's
 id and carries the version of the last event applied to it, so a change that is older than the
-row is a no-op and replaying the log never double-counts. Each projection has a `name`, the
-`tables` it owns, and `changes(event)`.
+row is a no-op and replaying the log never double-counts. A row that sums up many aggregates (an
+entity's summary) cannot carry one version, so it is not changed but recomputed from the rows it
+sums up, which is as safe to repeat. Each projection has a `name`, the `tables` it owns, and
+`changes(event)`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,17 @@ class RowUpdate:
         return changed
 
 
-RowChange = RowInsert | RowUpdate
+@dataclass(frozen=True)
+class Recompute:
+    """Compute again, from the read model's other tables once the batch's inserts and updates are
+    written, the rows of `table` that depend on row `key` of table `of`."""
+
+    table: str
+    of: str
+    key: UUID
+
+
+RowChange = RowInsert | RowUpdate | Recompute
 
 
 class Projection(Protocol):
@@ -63,17 +75,21 @@ class Projection(Protocol):
 
 
 def squash(changes: Iterable[RowChange]) -> list[RowChange]:
-    """One change per row for a batch, in the order rows first appear: the writes can then be
-    grouped into a few statements without reordering the events of any one row."""
-    pending: dict[tuple[str, UUID], RowChange] = {}
+    """One change per row for a batch, in the order rows first appear, then each recomputation
+    once: the writes can be grouped into a few statements without reordering any row's events."""
+    rows: dict[tuple[str, UUID], RowInsert | RowUpdate] = {}
+    recomputations: dict[Recompute, None] = {}
     for change in changes:
+        if isinstance(change, Recompute):
+            recomputations.setdefault(change)
+            continue
         row = (change.table, change.key)
-        earlier = pending.get(row)
-        pending[row] = change if earlier is None else _follow(earlier, change)
-    return list(pending.values())
+        earlier = rows.get(row)
+        rows[row] = change if earlier is None else _follow(earlier, change)
+    return [*rows.values(), *recomputations]
 
 
-def _follow(earlier: RowChange, later: RowChange) -> RowChange:
+def _follow(earlier: RowInsert | RowUpdate, later: RowInsert | RowUpdate) -> RowInsert | RowUpdate:
     if isinstance(later, RowInsert):
         # An insert is a row's first event, so one arriving later is a replay of an older state.
         return later if later.version > earlier.version else earlier

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from vigil.application.alert_queue import AlertQueue
 from vigil.application.case_list import CaseList
+from vigil.application.entity_summary import EntitySummaries
+from vigil.application.evidence import EvidenceBook
 from vigil.application.label_book import LabelBook
+from vigil.application.queues import QueueBoard
 
 
 @dataclass(frozen=True)
@@ -16,3 +19,6 @@ class ReadModels:
     alert_queue: AlertQueue
     case_list: CaseList
     label_book: LabelBook
+    entity_summaries: EntitySummaries
+    queue_board: QueueBoard
+    evidence_book: EvidenceBook

@@ -9,12 +9,21 @@ from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
 from vigil.application.alert_desk import TimelineEntry
-from vigil.application.alert_queue import AlertQueue
-from vigil.application.case_list import CaseList
+from vigil.application.alert_queue import AlertQueue, AlertRow
+from vigil.application.case_list import CaseList, CaseRow
 from vigil.application.casework import Casework
-from vigil.application.label_book import LabelBook
+from vigil.application.domain_events import DomainEventFeed
+from vigil.application.entity_summary import EntitySummaries
+from vigil.application.evidence import EvidenceBook
+from vigil.application.label_book import LabelBook, LabelRow
+from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
-from vigil.graphql.alerts.loaders import timeline_loader
+from vigil.graphql.alerts.loaders import (
+    case_alerts_loader,
+    case_loader,
+    standing_label_loader,
+    timeline_loader,
+)
 
 
 class VigilContext(BaseContext, kw_only=True):
@@ -24,23 +33,42 @@ class VigilContext(BaseContext, kw_only=True):
     alert_queue: AlertQueue
     case_list: CaseList
     label_book: LabelBook
+    entity_summaries: EntitySummaries
+    queue_board: QueueBoard
+    evidence_book: EvidenceBook
     tenant_id: str
     actor: str
     timelines: DataLoader[UUID, list[TimelineEntry]]
+    cases: DataLoader[UUID, CaseRow | None]
+    case_alerts: DataLoader[UUID, list[AlertRow]]
+    standing_labels: DataLoader[UUID, LabelRow | None]
+    domain_events: DomainEventFeed | None = None
+    """Live domain events for subscriptions; None when the server runs without NATS."""
 
 
 Info = strawberry.Info[VigilContext, None]
 
 
 def make_context(
-    alert_desk: Casework, read_models: ReadModels, tenant_id: str, actor: str
+    alert_desk: Casework,
+    read_models: ReadModels,
+    tenant_id: str,
+    actor: str,
+    domain_events: DomainEventFeed | None = None,
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
         alert_queue=read_models.alert_queue,
         case_list=read_models.case_list,
         label_book=read_models.label_book,
+        entity_summaries=read_models.entity_summaries,
+        queue_board=read_models.queue_board,
+        evidence_book=read_models.evidence_book,
         tenant_id=tenant_id,
         actor=actor,
         timelines=timeline_loader(alert_desk, tenant_id),
+        cases=case_loader(read_models.case_list, tenant_id),
+        case_alerts=case_alerts_loader(read_models.alert_queue, tenant_id),
+        standing_labels=standing_label_loader(read_models.label_book, tenant_id),
+        domain_events=domain_events,
     )

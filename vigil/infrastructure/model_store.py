@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from vigil.application.detection import (
     NoChampion,
     TamperedArtifact,
 )
+from vigil.infrastructure.atomic_files import write_atomically
 from vigil.infrastructure.onnx_detector import OnnxDetector
 
 VERSION = re.compile(r"[0-9a-f]{64}")
@@ -48,10 +47,10 @@ class ModelStore:
         (self.root / "champions").mkdir(parents=True, exist_ok=True)
         artifact_file = self.root / f"{version}.onnx"
         if not (artifact_file.exists() and _sha256(artifact_file) == version):
-            _write_atomically(artifact_file, artifact)
-        _write_atomically(self.root / f"{version}.json", _json_bytes(card.to_json()))
+            write_atomically(artifact_file, artifact)
+        write_atomically(self.root / f"{version}.json", _json_bytes(card.to_json()))
         pointer = {"version": version, "model_line": card.model_line}
-        _write_atomically(self.root / "champions" / f"{source}.json", _json_bytes(pointer))
+        write_atomically(self.root / "champions" / f"{source}.json", _json_bytes(pointer))
         return card
 
     def card(self, version: str) -> ModelCard:
@@ -125,17 +124,3 @@ def _sha256(path: Path) -> str:
 
 def _json_bytes(body: object) -> bytes:
     return json.dumps(body, indent=2, sort_keys=True).encode()
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -1,17 +1,20 @@
-"""Follows an application's notification log and keeps a projection's read-model tables current.
+"""Follows an application's notification log and keeps a group of projections' tables current.
 
 The eventsourcing library's own runner cannot follow an application stored in SQLite, so this one
 reads the log in batches on both back ends. Each batch is one read-model transaction: lock the
-tracking row, read the notifications after it, write the rows, move the tracking position. A crash
-or a second runner can therefore neither skip an event nor apply one twice.
+group's tracking rows, read the notifications after the earliest, decode each event once and hand
+it to every projection that has not seen it, write all their rows, move every tracking position.
+A crash or a second runner can therefore neither skip an event nor apply one twice.
+
+Every projection keeps its own position, so one added to the group later starts from event zero
+while the others skip what they have seen, and the group moves together once it has caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vigil.application.log_arrivals import arrivals, first_of
 from vigil.application.projection import Projection, RowChange, squash
 from vigil.infrastructure.read_model.row_changes import write_row_changes
 from vigil.infrastructure.read_model.tables import projection_tracking as tracking
@@ -65,21 +69,24 @@ class _Batch:
 
 
 class ProjectionRunner:
-    """Runs one projection over one application's notification log into the read model."""
+    """Runs a group of projections over one application's notification log into the read model,
+    reading and decoding each event once for all of them."""
 
     def __init__(
         self,
         app: Application[Any],
         engine: AsyncEngine,
-        projection: Projection,
-        name: str | None = None,
+        projections: Sequence[Projection],
         batch_size: int = 500,
         listener: EventStoreListener | None = None,
     ) -> None:
+        names = [projection.name for projection in projections]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"a group needs projections with distinct names, got {names}")
         self.app = app
         self.engine = engine
-        self.projection = projection
-        self.name = name or projection.name
+        self.projections = list(projections)
+        self.name = "+".join(names)
         self.batch_size = batch_size
         self.listener = listener
         self._tracking_started = False
@@ -98,7 +105,7 @@ class ProjectionRunner:
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 0.2) -> None:
         """Keeps the read model current until `stop` is set, finishing the batch in hand."""
-        async with self._new_events() as arrived:
+        async with arrivals(self.listener) as arrived:
             idle = poll_interval if self.listener is None else LISTENING_POLL_SECONDS
             while not stop.is_set():
                 arrived.clear()
@@ -107,56 +114,77 @@ class ProjectionRunner:
                 except TrackingMoved:
                     continue
                 if count < self.batch_size:
-                    await _first_of(stop, arrived, seconds=idle)
+                    await first_of(stop, arrived, seconds=idle)
 
     async def apply_next_batch(self) -> int:
-        """One transaction: the rows of the next batch of events and the position after it."""
+        """One transaction: the rows of the next batch of events and the positions after it."""
         await self._start_tracking()
         async with self.engine.begin() as connection:
-            position = await self._lock_position(connection)
-            batch = await anyio.to_thread.run_sync(self._read_after, position)
+            positions = await self._lock_positions(connection)
+            batch = await anyio.to_thread.run_sync(self._read_after, positions)
             if batch.count == 0:
                 return 0
             await write_row_changes(connection, batch.changes)
-            moved = await connection.execute(
-                update(tracking)
-                .where(tracking.c.projection_name == self.name)
-                .where(tracking.c.notification_id == position)
-                .values(notification_id=batch.last_id)
-            )
-            if moved.rowcount != 1:
-                raise TrackingMoved(self.name)
+            for name, position in positions.items():
+                if position >= batch.last_id:
+                    continue  # the batch was all old news to this one
+                moved = await connection.execute(
+                    update(tracking)
+                    .where(tracking.c.projection_name == name)
+                    .where(tracking.c.notification_id == position)
+                    .values(notification_id=batch.last_id)
+                )
+                if moved.rowcount != 1:
+                    raise TrackingMoved(name)
         return batch.count
 
-    async def position(self) -> int:
-        """The id of the last notification applied, 0 before the first."""
+    async def positions(self) -> dict[str, int]:
+        """The id of the last notification each projection applied, 0 before the first."""
         async with self.engine.connect() as connection:
-            query = select(tracking.c.notification_id).where(
-                tracking.c.projection_name == self.name
+            query = select(tracking.c.projection_name, tracking.c.notification_id).where(
+                tracking.c.projection_name.in_(self._names)
             )
-            return (await connection.execute(query)).scalar_one_or_none() or 0
+            found = {name: int(at) for name, at in await connection.execute(query)}
+        return {name: found.get(name, 0) for name in self._names}
 
-    def _read_after(self, position: int) -> _Batch:
+    async def position(self) -> int:
+        """The id of the last notification every projection of the group has applied."""
+        return min((await self.positions()).values())
+
+    @property
+    def _names(self) -> list[str]:
+        return [projection.name for projection in self.projections]
+
+    def _read_after(self, positions: dict[str, int]) -> _Batch:
         # Runs in a worker thread: the eventsourcing recorder and the mapper are synchronous.
+        start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
-            position, self.batch_size, inclusive_of_start=False
+            start, self.batch_size, inclusive_of_start=False
         )
         to_event = self.app.mapper.to_domain_event
-        changes = squash(
-            change for n in notifications for change in self.projection.changes(to_event(n))
-        )
-        last_id = notifications[-1].id if notifications else position
-        return _Batch(len(notifications), last_id, changes)
+        changes: list[RowChange] = []
+        for notification in notifications:
+            behind = [p for p in self.projections if positions[p.name] < notification.id]
+            if not behind:
+                continue
+            event = to_event(notification)
+            for projection in behind:
+                changes.extend(projection.changes(event))
+        last_id = notifications[-1].id if notifications else start
+        return _Batch(len(notifications), last_id, squash(changes))
 
-    async def _lock_position(self, connection: AsyncConnection) -> int:
+    async def _lock_positions(self, connection: AsyncConnection) -> dict[str, int]:
         # FOR UPDATE makes a second runner on PostgreSQL wait for this batch, then read the
-        # position after it; SQLite has one writer at a time, and the tracking update checks.
+        # positions after it; SQLite has one writer at a time, and the tracking updates check.
+        # Locking in name order keeps two runners of overlapping groups from deadlocking.
         query = (
-            select(tracking.c.notification_id)
-            .where(tracking.c.projection_name == self.name)
+            select(tracking.c.projection_name, tracking.c.notification_id)
+            .where(tracking.c.projection_name.in_(self._names))
+            .order_by(tracking.c.projection_name)
             .with_for_update()
         )
-        return int((await connection.execute(query)).scalar_one())
+        found = {name: int(at) for name, at in await connection.execute(query)}
+        return {name: found[name] for name in self._names}
 
     async def _start_tracking(self) -> None:
         if self._tracking_started:
@@ -164,27 +192,11 @@ class ProjectionRunner:
         async with self.engine.begin() as connection:
             dialect = connection.dialect.name
             insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(tracking)
+            rows = [
+                {"projection_name": name, "application_name": self.app.name, "notification_id": 0}
+                for name in self._names
+            ]
             await connection.execute(
-                insert.values(
-                    projection_name=self.name, application_name=self.app.name, notification_id=0
-                ).on_conflict_do_nothing(index_elements=[tracking.c.projection_name])
+                insert.on_conflict_do_nothing(index_elements=[tracking.c.projection_name]), rows
             )
         self._tracking_started = True
-
-    @asynccontextmanager
-    async def _new_events(self) -> AsyncIterator[asyncio.Event]:
-        if self.listener is None:
-            yield asyncio.Event()
-            return
-        async with self.listener as arrived:
-            yield arrived
-
-
-async def _first_of(*events: asyncio.Event, seconds: float) -> None:
-    """Returns when one of the events is set, or after `seconds`."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -30,6 +30,12 @@ class StorageSettings(BaseSettings):
     model_dir: Path | None = None
     """Model artifacts stored by sha256; unset means `<data_dir>/models`."""
 
+    attachment_dir: Path | None = None
+    """Case attachments stored by sha256; unset means `<data_dir>/attachments`."""
+
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    """The largest file an analyst may attach to a case."""
+
     encryption_key: str | None = None
     """Base64 AES key for the event store's cipher; unset stores events unencrypted."""
 
@@ -44,6 +50,10 @@ class StorageSettings(BaseSettings):
     @property
     def models(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def attachments(self) -> Path:
+        return self.attachment_dir or self.data_dir / "attachments"
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for this store."""
@@ -99,6 +109,10 @@ class NatsSettings(BaseSettings):
 
     stream_prefix: str = ""
     """Prefix of every stream name (`RECORDS`, `DLQ`); tests use their own."""
+
+    domain_stream_bytes: int = 1 << 30
+    """Size the DOMAIN stream keeps, dropping its oldest events first. Never limited by age:
+    the relay resumes from the stream's newest event, so that one must always be there."""
 
     @property
     def is_embedded(self) -> bool:

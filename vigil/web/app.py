@@ -15,19 +15,27 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from vigil.application.casework import Casework
+from vigil.application.domain_events import DomainEventFeed
 from vigil.application.read_models import ReadModels
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
+from vigil.web.case_files import CaseFileStorage, case_file_router
 from vigil.web.console import AlertConsole
 from vigil.web.errors import exception_handlers
+from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
 
 HERE = Path(__file__).parent
 
 LifespanHook = Callable[..., Any]
 """Called with no arguments or with the app; may be a coroutine function."""
+
+KEEP_ALIVE_SECONDS = 15.0
+"""How often an idle graphql-ws socket gets a keep-alive, so proxies leave it open
+(graphql-transport-ws clients ping on their own)."""
 
 CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
 """JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
@@ -44,6 +52,10 @@ class WebDeps:
     """Who console and GraphQL commands are recorded as, until identity arrives."""
     csrf_secret: str
     """Signs the console's CSRF tokens; keep it stable across processes behind one address."""
+    case_files: CaseFileStorage | None = None
+    """Where case files are kept and what they may be; without it the file routes are absent."""
+    domain_events: DomainEventFeed | None = None
+    """Feeds GraphQL subscriptions; without it they answer with an error."""
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
@@ -56,6 +68,10 @@ def create_app(deps: WebDeps) -> Litestar:
         _graphql_controller(deps),
         create_static_files_router(path="/static", directories=[HERE / "static"]),
     ]
+    if deps.case_files is not None:
+        handlers.append(
+            case_file_router(deps.alert_desk, deps.case_files, deps.tenant_id, deps.actor)
+        )
     return Litestar(
         route_handlers=handlers,
         dependencies=_console_dependencies(deps),
@@ -89,10 +105,28 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
 
 def _graphql_controller(deps: WebDeps) -> type:
     async def context_getter() -> VigilContext:
-        return make_context(deps.alert_desk, deps.read_models, deps.tenant_id, deps.actor)
+        return make_context(
+            deps.alert_desk, deps.read_models, deps.tenant_id, deps.actor, deps.domain_events
+        )
 
-    # graphql_ide=None: strawberry's GraphiQL page loads its scripts from a CDN, which an
-    # air-gapped install cannot reach; the IDE returns once its assets are served locally.
-    return make_graphql_controller(
-        schema, path="/graphql", graphql_ide=None, context_getter=context_getter
+    # Subscriptions speak both graphql-transport-ws and the older graphql-ws; a browser page
+    # on another origin may not open one (strawberry's default).
+    controller = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql",
+        context_getter=context_getter,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        keep_alive=True,
+        keep_alive_interval=KEEP_ALIVE_SECONDS,
     )
+
+    class GraphQLController(controller):  # type: ignore[valid-type, misc]  # made at runtime
+        """strawberry's GraphiQL page loads its scripts from a CDN, which an air-gapped install
+        cannot reach; this one serves Vigil's own copy."""
+
+        @property
+        def graphql_ide_html(self) -> str:
+            return graphiql_page()
+
+    return GraphQLController

@@ -11,7 +11,8 @@ log = logging.getLogger("vigil.workers.project")
 
 
 class ReadModelProjector(Protocol):
-    """A projection runner, built by the composition root from settings."""
+    """A projection runner (one read of the log for a group of projections), built by the
+    composition root from settings."""
 
     name: str
 
@@ -25,7 +26,7 @@ async def run_projection_worker(
     upgrade_schema: Callable[[], Awaitable[None]],
     stop: asyncio.Event,
 ) -> None:
-    """Migrates the read model, catches every projection up, then follows the log until stopped."""
+    """Migrates the read model, catches every runner up, then follows the log until stopped."""
     await upgrade_schema()
     for projector in projectors:
         caught_up = await projector.catch_up()

@@ -8,8 +8,9 @@ from uuid import UUID
 import strawberry
 from graphql import GraphQLError
 
-from vigil.application.alert_queue import AlertQueueFilter
+from vigil.application.alert_queue import AlertOrder, AlertQueueFilter
 from vigil.domain.errors import InvalidCommand
+from vigil.domain.tags import tag_name
 from vigil.graphql.alerts.types import (
     Alert,
     AlertConnection,
@@ -21,6 +22,8 @@ from vigil.graphql.alerts.types import (
 from vigil.graphql.context import Info
 
 MAX_PAGE_SIZE = 500
+
+strawberry.enum(AlertOrder, description="Each order pages by keyset, so any page costs the same.")
 
 
 def invalid_argument(field: str, reason: str) -> GraphQLError:
@@ -48,11 +51,12 @@ class AlertFilterInput:
     max_score: float | None = None
     raised_from: datetime | None = None
     raised_until: datetime | None = None
+    tag: str | None = None
 
 
 @strawberry.type
 class AlertQueries:
-    @strawberry.field(description="The caller's alert queue, newest first.")
+    @strawberry.field(description="The caller's alert queue, newest first unless ordered.")
     async def alerts(
         self,
         info: Info,
@@ -61,11 +65,16 @@ class AlertQueries:
         status: AlertStatus | None = None,
         severity: Severity | None = None,
         filter: AlertFilterInput | None = None,
+        order_by: AlertOrder = AlertOrder.NEWEST,
     ) -> AlertConnection:
         if not 1 <= first <= MAX_PAGE_SIZE:
             raise invalid_argument("first", f"must be between 1 and {MAX_PAGE_SIZE}, got {first}")
         ctx = info.context
         more = filter or AlertFilterInput()
+        try:
+            tag = None if more.tag is None else tag_name(more.tag)
+        except InvalidCommand as error:
+            raise invalid_argument(error.field, error.reason) from None
         where = AlertQueueFilter(
             tenant_id=ctx.tenant_id,
             status=None if status is None else str(status),
@@ -78,9 +87,10 @@ class AlertQueries:
             max_score=more.max_score,
             raised_from=more.raised_from,
             raised_until=more.raised_until,
+            tag=tag,
         )
         try:
-            page = await ctx.alert_queue.page(where, first, after)
+            page = await ctx.alert_queue.page(where, first, after, order_by)
         except InvalidCommand as error:
             raise invalid_argument(error.field, error.reason) from None
         edges = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -14,7 +14,13 @@ from strawberry.scalars import JSON
 from vigil.application.alert_desk import TimelineEntry as TimelineEntryRecord
 from vigil.application.alert_queue import AlertRow
 from vigil.domain import alert as domain
+from vigil.domain.label import SubjectKind, label_id
 from vigil.graphql.context import Info
+
+if TYPE_CHECKING:
+    # Both import this module; strawberry resolves them lazily, and so do the resolvers below.
+    from vigil.graphql.cases.types import Case, Comment
+    from vigil.graphql.labels.types import Label
 
 # The domain's enums are the API's: strawberry marks the classes in place, so annotations
 # below can name them as the types they are.
@@ -61,6 +67,7 @@ class TimelineEntry:
 @strawberry.type(description="A record a detector flagged, and where the analysts are with it.")
 class Alert:
     alert_id: strawberry.Private[UUID]
+    case_id: strawberry.Private[UUID | None]
     id: strawberry.ID
     source: str
     record_id: str
@@ -77,6 +84,7 @@ class Alert:
     raised_at: datetime
     updated_at: datetime
     occurred_at: datetime | None
+    tags: list[str]
 
     @strawberry.field(description="Every event of the alert, oldest first.")
     async def timeline(self, info: Info) -> list[TimelineEntry]:
@@ -94,6 +102,38 @@ class Alert:
     async def entity_context(self, info: Info) -> JSON | None:
         return await self._raised_detail(info, "entity_context")
 
+    @strawberry.field(description="The analysts' notes on the alert, oldest first.")
+    async def comments(
+        self, info: Info
+    ) -> list[Annotated[Comment, strawberry.lazy("vigil.graphql.cases.types")]]:
+        from vigil.graphql.cases.types import Comment
+
+        rows = await info.context.evidence_book.comments(info.context.tenant_id, self.alert_id)
+        return [Comment.from_row(row) for row in rows]
+
+    @strawberry.field(description="The case the alert is in; null if it is in none.")
+    async def case(
+        self, info: Info
+    ) -> Annotated[Case, strawberry.lazy("vigil.graphql.cases.types")] | None:
+        from vigil.graphql.cases.types import Case
+
+        if self.case_id is None:
+            return None
+        row = await info.context.cases.load(self.case_id)
+        return None if row is None else Case.from_row(row)
+
+    @strawberry.field(
+        description="The verdict standing on the alert's record; null if it has none."
+    )
+    async def latest_label(
+        self, info: Info
+    ) -> Annotated[Label, strawberry.lazy("vigil.graphql.labels.types")] | None:
+        from vigil.graphql.labels.types import Label
+
+        record = label_id(info.context.tenant_id, self.source, SubjectKind.RECORD, self.record_id)
+        row = await info.context.standing_labels.load(record)
+        return None if row is None else Label.from_row(row)
+
     async def _raised_detail(self, info: Info, key: str) -> Any:
         entries = await info.context.timelines.load(self.alert_id)
         raised = next((e for e in entries if e.event == domain.Alert.Raised.__name__), None)
@@ -103,6 +143,7 @@ class Alert:
     def from_row(cls, row: AlertRow) -> Alert:
         return cls(
             alert_id=row.id,
+            case_id=row.case_id,
             id=strawberry.ID(str(row.id)),
             source=row.source,
             record_id=row.record_id,
@@ -119,6 +160,7 @@ class Alert:
             raised_at=row.raised_at,
             updated_at=row.updated_at,
             occurred_at=row.occurred_at,
+            tags=list(row.tags),
         )
 
     @classmethod
@@ -126,6 +168,7 @@ class Alert:
         """The state a command just saved, which the read model may not have caught up with."""
         return cls(
             alert_id=alert.id,
+            case_id=alert.case_id,
             id=strawberry.ID(str(alert.id)),
             source=alert.source,
             record_id=alert.record_id,
@@ -142,6 +185,7 @@ class Alert:
             raised_at=alert.created_on,
             updated_at=alert.modified_on,
             occurred_at=alert.occurred_at,
+            tags=sorted(alert.tags),
         )
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 import anyio.to_thread
 import strawberry
 
+from vigil.application.case_files import remove_file
 from vigil.domain import case as domain
 from vigil.domain.errors import (
     AlertInAnotherCase,
@@ -92,6 +93,13 @@ class ReopenCaseInput:
     reason: str
 
 
+@strawberry.input
+class RemoveCaseFileInput:
+    case_id: strawberry.ID
+    sha256: str
+    reason: str
+
+
 @strawberry.type
 class CaseMutations:
     @strawberry.mutation(description="Opens a case from one or more alerts and links them to it.")
@@ -163,6 +171,19 @@ class CaseMutations:
     @strawberry.mutation(description="Takes an alert out of the case; the case keeps at least one.")
     async def detach_alert_from_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
         return await _on_case_alert(input, info.context.alert_desk.detach_alert, info)
+
+    @strawberry.mutation(
+        description="Takes a file off the case's list; the log keeps that it was there, and why "
+        "it went. Files are attached with POST /api/v1/cases/{id}/files."
+    )
+    async def remove_case_file(self, info: Info, input: RemoveCaseFileInput) -> CaseResult:
+        ctx = info.context
+        return await _on_case(
+            input.case_id,
+            lambda case_id: remove_file(
+                ctx.alert_desk, ctx.tenant_id, case_id, ctx.actor, input.sha256, input.reason
+            ),
+        )
 
     @strawberry.mutation(description="Reopens a closed case for more investigation.")
     async def reopen_case(self, info: Info, input: ReopenCaseInput) -> CaseResult:

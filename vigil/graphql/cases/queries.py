@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import strawberry
 
-from vigil.application.case_list import CaseListFilter
+from vigil.application.case_list import CaseListFilter, CaseOrder
 from vigil.domain.errors import InvalidCommand
+from vigil.domain.tags import tag_name
 from vigil.graphql.alerts.queries import invalid_argument, parse_id
-from vigil.graphql.cases.types import Case, CaseConnection, CaseEdge, CaseStatus
+from vigil.graphql.cases.types import Case, CaseConnection, CaseEdge, CaseStatus, Priority
 from vigil.graphql.context import Info
+
+strawberry.enum(CaseOrder)
 
 
 @strawberry.type
 class CaseQueries:
-    @strawberry.field(description="The caller's cases, newest first.")
+    @strawberry.field(description="The caller's cases, newest first unless ordered.")
     async def cases(
         self,
         info: Info,
@@ -21,13 +24,20 @@ class CaseQueries:
         after: str | None = None,
         status: CaseStatus | None = None,
         assignee: str | None = None,
+        priority: Priority | None = None,
+        tag: str | None = None,
+        order_by: CaseOrder = CaseOrder.NEWEST,
     ) -> CaseConnection:
         ctx = info.context
-        where = CaseListFilter(
-            ctx.tenant_id, status=None if status is None else str(status), assignee=assignee
-        )
         try:
-            page = await ctx.case_list.page(where, first, after)
+            where = CaseListFilter(
+                ctx.tenant_id,
+                status=None if status is None else str(status),
+                assignee=assignee,
+                priority=None if priority is None else str(priority),
+                tag=None if tag is None else tag_name(tag),
+            )
+            page = await ctx.case_list.page(where, first, after, order_by)
         except InvalidCommand as error:
             raise invalid_argument(error.field, error.reason) from None
         return CaseConnection(

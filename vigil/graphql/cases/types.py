@@ -8,8 +8,8 @@ from uuid import UUID
 import anyio.to_thread
 import strawberry
 
-from vigil.application.alert_queue import AlertQueueFilter
 from vigil.application.case_list import CaseRow
+from vigil.application.evidence import CaseFileRow, CommentRow
 from vigil.domain import case as domain
 from vigil.graphql.alerts.types import Alert, TimelineEntry
 from vigil.graphql.context import Info
@@ -22,6 +22,49 @@ strawberry.enum(Priority)
 strawberry.enum(Disposition)
 
 MAX_ALERTS_SHOWN = 500
+
+
+@strawberry.type(description="A note an analyst left on an alert or a case.")
+class Comment:
+    author: str
+    text: str
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: CommentRow) -> Comment:
+        return cls(author=row.author, text=row.text, at=row.at)
+
+
+@strawberry.type(description="Evidence attached to a case; download it from `downloadPath`.")
+class CaseFile:
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    attached_by: str
+    attached_at: datetime
+    removed_by: str | None
+    removed_at: datetime | None
+    removal_reason: str | None
+    download_path: str | None = strawberry.field(
+        description="Where the REST API serves the file; null once it is removed."
+    )
+
+    @classmethod
+    def from_row(cls, row: CaseFileRow) -> CaseFile:
+        removed = row.removed_at is not None
+        return cls(
+            sha256=row.sha256,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            attached_by=row.attached_by,
+            attached_at=row.attached_at,
+            removed_by=row.removed_by,
+            removed_at=row.removed_at,
+            removal_reason=row.removal_reason,
+            download_path=None if removed else f"/api/v1/cases/{row.case_id}/files/{row.sha256}",
+        )
 
 
 @strawberry.type(description="An investigation of one or more alerts, and how it ended.")
@@ -41,12 +84,22 @@ class Case:
     opened_by: str
     opened_at: datetime
     closed_at: datetime | None
+    tags: list[str]
+
+    @strawberry.field(description="The analysts' notes on the case, oldest first.")
+    async def comments(self, info: Info) -> list[Comment]:
+        rows = await info.context.evidence_book.comments(info.context.tenant_id, self.case_id)
+        return [Comment.from_row(row) for row in rows]
+
+    @strawberry.field(description="Every file attached to the case, removed ones included.")
+    async def files(self, info: Info) -> list[CaseFile]:
+        rows = await info.context.evidence_book.case_files(info.context.tenant_id, self.case_id)
+        return [CaseFile.from_row(row) for row in rows]
 
     @strawberry.field(description="The case's alerts, from the alert queue read model.")
     async def alerts(self, info: Info) -> list[Alert]:
-        where = AlertQueueFilter(info.context.tenant_id, case_id=self.case_id)
-        page = await info.context.alert_queue.page(where, MAX_ALERTS_SHOWN, None)
-        return [Alert.from_row(row) for row in page.rows]
+        rows = await info.context.case_alerts.load(self.case_id)
+        return [Alert.from_row(row) for row in rows[:MAX_ALERTS_SHOWN]]
 
     @strawberry.field(description="Every event of the case, oldest first, from the event store.")
     async def timeline(self, info: Info) -> list[TimelineEntry]:
@@ -74,6 +127,7 @@ class Case:
             opened_by=row.opened_by,
             opened_at=row.opened_at,
             closed_at=row.closed_at,
+            tags=list(row.tags),
         )
 
     @classmethod
@@ -95,6 +149,7 @@ class Case:
             opened_by=case.opened_by,
             opened_at=case.created_on,
             closed_at=case.closed_at,
+            tags=sorted(case.tags),
         )
 
 

@@ -10,24 +10,10 @@ from vigil.domain.label import SubjectKind
 from vigil.graphql.alerts.types import Alert
 from vigil.graphql.cases.types import Case
 from vigil.graphql.context import Info
+from vigil.graphql.entities.types import Entity, EntitySummary
 from vigil.graphql.labels.types import Label
 
 MAX_ALERTS_SHOWN = 500
-
-
-@strawberry.type(description="Everything known about one entity: a customer, a card, a device.")
-class Entity:
-    id: str
-    alert_count: int
-    alerts: list[Alert] = strawberry.field(description="Its most recent alerts, newest first.")
-    cases: list[Case] = strawberry.field(description="The cases its alerts are in.")
-    labels: list[Label] = strawberry.field(
-        description="Verdicts on the entity itself and on the records of its alerts."
-    )
-
-    @strawberry.field(description="How many of its cases are not closed.")
-    def open_case_count(self) -> int:
-        return sum(1 for case in self.cases if case.closed_at is None)
 
 
 @strawberry.type
@@ -49,10 +35,12 @@ class EntityQueries:
             return None
         case_ids = list({row.case_id for row in page.rows if row.case_id is not None})
         cases = await ctx.case_list.get_many(ctx.tenant_id, case_ids)
+        summaries = await ctx.entity_summaries.of(ctx.tenant_id, id, source)
         return Entity(
             id=id,
             alert_count=page.total,
             alerts=[Alert.from_row(row) for row in page.rows],
             cases=[Case.from_row(row) for row in cases],
             labels=[Label.from_row(row) for row in labels],
+            summary=EntitySummary.from_rows(summaries),
         )

@@ -9,22 +9,36 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vigil.application.case_list import CaseListFilter, CasePage, CaseRow
+from vigil.application.case_list import CaseListFilter, CaseOrder, CasePage, CaseRow
 from vigil.domain.case import CaseStatus
-from vigil.infrastructure.read_model.keyset import keyset_page
+from vigil.infrastructure.read_model.engine import for_reading
+from vigil.infrastructure.read_model.keyset import Ordering, keyset_page
 from vigil.infrastructure.read_model.tables import cases
+from vigil.infrastructure.read_model.tags import has_tag
+
+CASE_ORDERS = {
+    CaseOrder.NEWEST: Ordering(cases.c.opened_at),
+    CaseOrder.OLDEST: Ordering(cases.c.opened_at, descending=False),
+    CaseOrder.DUE_SOONEST: Ordering(cases.c.due_at, descending=False),
+    CaseOrder.RECENTLY_UPDATED: Ordering(cases.c.updated_at),
+}
 
 
 class SqlCaseList:
     """Implements `CaseList` on the `cases` table that the case list projection maintains."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+        self.engine = for_reading(engine)
 
-    async def page(self, where: CaseListFilter, first: int, after: str | None) -> CasePage:
-        found = await keyset_page(
-            self.engine, cases, cases.c.opened_at, _matching(where), first, after
-        )
+    async def page(
+        self,
+        where: CaseListFilter,
+        first: int,
+        after: str | None,
+        order: CaseOrder = CaseOrder.NEWEST,
+    ) -> CasePage:
+        matching = _matching(where, self.engine.dialect.name)
+        found = await keyset_page(self.engine, cases, CASE_ORDERS[order], matching, first, after)
         rows = [CaseRow(**row._asdict()) for row in found.rows]
         return CasePage(rows, found.cursors, found.total, found.has_next_page)
 
@@ -60,10 +74,15 @@ class SqlCaseList:
         return [CaseRow(**row._asdict()) for row in rows]
 
 
-def _matching(where: CaseListFilter) -> list[ColumnElement[bool]]:
+def _matching(where: CaseListFilter, dialect: str) -> list[ColumnElement[bool]]:
     conditions = [cases.c.tenant_id == where.tenant_id]
-    if where.status is not None:
-        conditions.append(cases.c.status == where.status)
-    if where.assignee is not None:
-        conditions.append(cases.c.assignee == where.assignee)
+    for column, value in (
+        (cases.c.status, where.status),
+        (cases.c.assignee, where.assignee),
+        (cases.c.priority, where.priority),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.tag is not None:
+        conditions.append(has_tag(cases.c.tags, where.tag, dialect))
     return conditions

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from uuid import UUID
+
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.label_book import LabelFilter, LabelRow
 from vigil.domain.errors import InvalidCommand
+from vigil.infrastructure.read_model.engine import for_reading
 from vigil.infrastructure.read_model.keyset import MAX_PAGE
 from vigil.infrastructure.read_model.tables import labels
 
@@ -15,7 +19,7 @@ class SqlLabelBook:
     """Implements `LabelBook` on the `labels` table that the labels projection maintains."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+        self.engine = for_reading(engine)
 
     async def find(self, where: LabelFilter, first: int) -> list[LabelRow]:
         if not 0 <= first <= MAX_PAGE:
@@ -25,6 +29,16 @@ class SqlLabelBook:
             .where(*_matching(where))
             .order_by(labels.c.labelled_at.desc(), labels.c.id.desc())
             .limit(first)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [LabelRow(**row._asdict()) for row in rows]
+
+    async def standing(self, tenant_id: str, label_ids: Sequence[UUID]) -> list[LabelRow]:
+        query = select(labels).where(
+            labels.c.tenant_id == tenant_id,
+            labels.c.id.in_(list(label_ids)),
+            labels.c.verdict.is_not(None),
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()

@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
-from vigil.application.projection import RowChange, RowInsert, RowUpdate
+from vigil.application.entity_summary_projection import ENTITY_SUMMARIES
+from vigil.application.projection import Recompute, RowChange, RowInsert, RowUpdate
+from vigil.infrastructure.read_model.entity_summary import recompute_entity_summaries
 from vigil.infrastructure.read_model.tables import TABLES
 
 UpdateShape = tuple[str, tuple[str, ...], tuple[str, ...]]
 
+Recomputation = Callable[[AsyncConnection, Mapping[str, Sequence[UUID]]], Awaitable[None]]
+
+RECOMPUTATIONS: dict[str, Recomputation] = {ENTITY_SUMMARIES: recompute_entity_summaries}
+"""How each table of rows derived from other rows is computed again, given the rows that changed."""
+
 
 async def write_row_changes(connection: AsyncConnection, changes: Sequence[RowChange]) -> None:
-    """Writes squashed changes (at most one per row), so their order across rows is free."""
+    """Writes squashed changes (at most one per row), so their order across rows is free; rows
+    derived from others are recomputed last, from the rows as this batch leaves them."""
     inserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     updates: dict[UpdateShape, list[dict[str, Any]]] = defaultdict(list)
+    recomputations: dict[str, dict[str, list[UUID]]] = defaultdict(lambda: defaultdict(list))
     for change in changes:
         if isinstance(change, RowInsert):
             inserts[change.table].append(
                 {**change.values, "id": change.key, "version": change.version}
             )
+        elif isinstance(change, Recompute):
+            recomputations[change.table][change.of].append(change.key)
         else:
             updates[_shape(change)].append(_update_parameters(change))
     dialect = connection.dialect.name
@@ -33,6 +45,8 @@ async def write_row_changes(connection: AsyncConnection, changes: Sequence[RowCh
         await connection.execute(_insert_unless_newer(TABLES[table_name], dialect), rows)
     for shape, parameters in updates.items():
         await connection.execute(_update_if_older(shape), parameters)
+    for table_name, changed in recomputations.items():
+        await RECOMPUTATIONS[table_name](connection, changed)
 
 
 def _insert_unless_newer(table: Table, dialect: str) -> Insert:
