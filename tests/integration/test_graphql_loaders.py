@@ -34,7 +34,12 @@ query Queue($first: Int!) {
 CASES = """
 query Cases($first: Int!) {
   cases(first: $first) {
-    edges { node { title alerts { recordId case { title } latestLabel { verdict } } } }
+    edges {
+      node {
+        title comments { text } files { filename }
+        alerts { recordId comments { text } case { title } latestLabel { verdict } }
+      }
+    }
   }
 }"""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -40,10 +41,10 @@ class CaseFileRow:
 class EvidenceBook(Protocol):
     """Reads comments and case files; always scoped to one tenant."""
 
-    async def comments(self, tenant_id: str, subject_id: UUID) -> list[CommentRow]:
-        """The comments on an alert or a case, oldest first."""
+    async def comments(self, tenant_id: str, subject_ids: Sequence[UUID]) -> list[CommentRow]:
+        """The comments on these alerts or cases, oldest first, in one query."""
         ...
 
-    async def case_files(self, tenant_id: str, case_id: UUID) -> list[CaseFileRow]:
-        """Every file the case has had, removed ones included, in the order attached."""
+    async def case_files(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[CaseFileRow]:
+        """Every file these cases have had, removed ones included, in the order attached."""
         ...

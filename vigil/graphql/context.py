@@ -14,7 +14,7 @@ from vigil.application.case_list import CaseList, CaseRow
 from vigil.application.casework import Casework
 from vigil.application.domain_events import DomainEventFeed
 from vigil.application.entity_summary import EntitySummaries
-from vigil.application.evidence import EvidenceBook
+from vigil.application.evidence import CaseFileRow, CommentRow, EvidenceBook
 from vigil.application.label_book import LabelBook, LabelRow
 from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
@@ -24,6 +24,7 @@ from vigil.graphql.alerts.loaders import (
     standing_label_loader,
     timeline_loader,
 )
+from vigil.graphql.cases.loaders import case_files_loader, comments_loader
 
 
 class VigilContext(BaseContext, kw_only=True):
@@ -42,6 +43,8 @@ class VigilContext(BaseContext, kw_only=True):
     cases: DataLoader[UUID, CaseRow | None]
     case_alerts: DataLoader[UUID, list[AlertRow]]
     standing_labels: DataLoader[UUID, LabelRow | None]
+    comments: DataLoader[UUID, list[CommentRow]]
+    case_files: DataLoader[UUID, list[CaseFileRow]]
     domain_events: DomainEventFeed | None = None
     """Live domain events for subscriptions; None when the server runs without NATS."""
 
@@ -70,5 +73,7 @@ def make_context(
         cases=case_loader(read_models.case_list, tenant_id),
         case_alerts=case_alerts_loader(read_models.alert_queue, tenant_id),
         standing_labels=standing_label_loader(read_models.label_book, tenant_id),
+        comments=comments_loader(read_models.evidence_book, tenant_id),
+        case_files=case_files_loader(read_models.evidence_book, tenant_id),
         domain_events=domain_events,
     )

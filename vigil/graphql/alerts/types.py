@@ -108,7 +108,7 @@ class Alert:
     ) -> list[Annotated[Comment, strawberry.lazy("vigil.graphql.cases.types")]]:
         from vigil.graphql.cases.types import Comment
 
-        rows = await info.context.evidence_book.comments(info.context.tenant_id, self.alert_id)
+        rows = await info.context.comments.load(self.alert_id)
         return [Comment.from_row(row) for row in rows]
 
     @strawberry.field(description="The case the alert is in; null if it is in none.")

@@ -88,12 +88,12 @@ class Case:
 
     @strawberry.field(description="The analysts' notes on the case, oldest first.")
     async def comments(self, info: Info) -> list[Comment]:
-        rows = await info.context.evidence_book.comments(info.context.tenant_id, self.case_id)
+        rows = await info.context.comments.load(self.case_id)
         return [Comment.from_row(row) for row in rows]
 
     @strawberry.field(description="Every file attached to the case, removed ones included.")
     async def files(self, info: Info) -> list[CaseFile]:
-        rows = await info.context.evidence_book.case_files(info.context.tenant_id, self.case_id)
+        rows = await info.context.case_files.load(self.case_id)
         return [CaseFile.from_row(row) for row in rows]
 
     @strawberry.field(description="The case's alerts, from the alert queue read model.")

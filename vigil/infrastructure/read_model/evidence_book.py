@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy import select
@@ -17,20 +18,20 @@ class SqlEvidenceBook:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def comments(self, tenant_id: str, subject_id: UUID) -> list[CommentRow]:
+    async def comments(self, tenant_id: str, subject_ids: Sequence[UUID]) -> list[CommentRow]:
         query = (
             select(comments)
-            .where(comments.c.tenant_id == tenant_id, comments.c.subject_id == subject_id)
+            .where(comments.c.tenant_id == tenant_id, comments.c.subject_id.in_(list(subject_ids)))
             .order_by(comments.c.at, comments.c.version)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [CommentRow(**row._asdict()) for row in rows]
 
-    async def case_files(self, tenant_id: str, case_id: UUID) -> list[CaseFileRow]:
+    async def case_files(self, tenant_id: str, case_ids: Sequence[UUID]) -> list[CaseFileRow]:
         query = (
             select(case_files)
-            .where(case_files.c.tenant_id == tenant_id, case_files.c.case_id == case_id)
+            .where(case_files.c.tenant_id == tenant_id, case_files.c.case_id.in_(list(case_ids)))
             .order_by(case_files.c.attached_at, case_files.c.sha256)
         )
         async with self.engine.connect() as connection:
