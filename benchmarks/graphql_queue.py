@@ -37,7 +37,7 @@ from vigil.domain.case import Priority
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings, StorageSettings
-from vigil.web.app import WebDeps, create_app
+from vigil.web.app import WebDeps, create_app, settle_heap
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 QUERY = """
@@ -115,6 +115,7 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
         tenant_id="default",
         actor="bench",
         csrf_secret=uuid.uuid4().hex,
+        on_startup=[settle_heap],  # as bootstrap.build_web_app does for `vigil serve`
         on_shutdown=[served.dispose],
     )
     timings: list[float] = []

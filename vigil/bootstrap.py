@@ -57,7 +57,7 @@ from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
 from vigil.infrastructure.settings import Settings, secret_key
-from vigil.web.app import WebDeps, create_app
+from vigil.web.app import WebDeps, create_app, settle_heap
 from vigil.web.case_files import CaseFileStorage
 from vigil.workers import project, sla
 from vigil.workers.relay import DomainEventRelay
@@ -286,7 +286,8 @@ def build_web_app(settings: Settings) -> Litestar:
         csrf_secret=secret_key(settings),
         case_files=build_case_file_storage(settings),
         domain_events=live,
-        on_startup=[upgrade_schema, live.start],
+        # The heap is settled last, once everything the server keeps is loaded.
+        on_startup=[upgrade_schema, live.start, settle_heap],
         on_shutdown=[live.stop, engine.dispose, desk.close],
     )
     return create_app(deps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,21 @@ class WebDeps:
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
+
+
+YOUNG_GENERATION_THRESHOLD = 50_000
+"""Allocations between the collector's youngest passes (CPython's default is 700): a GraphQL
+page allocates tens of thousands of short-lived objects, and passes that often cost latency."""
+
+
+def settle_heap() -> None:
+    """Takes what is alive once the app has started (modules, the schema, templates) out of the
+    garbage collector's reach and lets its young generation grow. Measured on the alert-queue
+    benchmark: full collections over that heap stalled one request in 25 by about 200 ms."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
 
 
 def create_app(deps: WebDeps) -> Litestar:
