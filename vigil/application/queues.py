@@ -98,9 +98,13 @@ def define_queue(
     desk: Casework, tenant_id: str, actor: str, name: str, kind: QueueKind, rules: QueueRules
 ) -> Queue:
     queue = Queue.define(tenant_id, actor, desk.clock(), name, kind, rules)
+    taken = InvalidCommand("name", f"a queue named {name.strip()!r} exists already")
     if queue.id in desk.repository:
-        raise InvalidCommand("name", f"a queue named {name.strip()!r} exists already")
-    desk.save(queue)
+        raise taken
+    try:
+        desk.save(queue)
+    except IntegrityError:
+        raise taken from None  # defined by someone else since the check above
     return queue
 
 
