@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from vigil.application.ports import Clock, system_clock
@@ -16,6 +17,9 @@ from vigil.domain.alert import Alert, Detection
 from vigil.domain.errors import AlertNotFound, DomainError
 
 DETECTOR_ACTOR = "system:detector"
+
+Owned = TypeVar("Owned", bound=Aggregate)
+"""An aggregate that belongs to one tenant (it has a `tenant_id`)."""
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,21 @@ class AlertDesk(Application[UUID]):
 
     def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
         """The alert as it stands; another tenant's alert answers as not found."""
-        try:
-            alert: object = self.repository.get(alert_id)
-        except AggregateNotFoundError:
-            raise AlertNotFound(alert_id) from None
-        if not isinstance(alert, Alert) or alert.tenant_id != tenant_id:
+        alert = self.owned(tenant_id, alert_id, Alert)
+        if alert is None:
             raise AlertNotFound(alert_id)
         return alert
+
+    def owned(self, tenant_id: str, aggregate_id: UUID, kind: type[Owned]) -> Owned | None:
+        """The tenant's aggregate of this kind with this id, as it stands; None if there is
+        none, and for another tenant's, whose ids must answer as unknown."""
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(found, kind) or getattr(found, "tenant_id", None) != tenant_id:
+            return None
+        return found
 
     def acknowledge(self, tenant_id: str, alert_id: UUID, actor: str, note: str = "") -> Alert:
         return self._act(tenant_id, alert_id, lambda a, at: a.acknowledge(actor, at, note))

@@ -36,11 +36,8 @@ class Casework(AlertDesk):
 
     def get_case(self, tenant_id: str, case_id: UUID) -> Case:
         """The case as it stands; another tenant's case answers as not found."""
-        try:
-            case: object = self.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise CaseNotFound(case_id) from None
-        if not isinstance(case, Case) or case.tenant_id != tenant_id:
+        case = self.owned(tenant_id, case_id, Case)
+        if case is None:
             raise CaseNotFound(case_id)
         return case
 

@@ -15,7 +15,6 @@ from typing import Protocol
 from uuid import UUID
 
 import anyio
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from vigil.application.casework import Casework
@@ -110,13 +109,10 @@ def define_queue(
 
 def get_queue(desk: Casework, tenant_id: str, queue_id: UUID) -> Queue:
     """The queue as it stands; another tenant's queue answers as not found."""
-    try:
-        found: object = desk.repository.get(queue_id)
-    except AggregateNotFoundError:
-        raise QueueNotFound(queue_id) from None
-    if not isinstance(found, Queue) or found.tenant_id != tenant_id:
+    queue = desk.owned(tenant_id, queue_id, Queue)
+    if queue is None:
         raise QueueNotFound(queue_id)
-    return found
+    return queue
 
 
 def redefine_queue(

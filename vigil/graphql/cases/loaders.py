@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
 from vigil.application.evidence import CaseFileRow, CommentRow, EvidenceBook
 
+Row = TypeVar("Row")
+
 
 def comments_loader(book: EvidenceBook, tenant_id: str) -> DataLoader[UUID, list[CommentRow]]:
     """The comments on alerts or cases by their ids, each list oldest first."""
-
-    async def load(subject_ids: list[UUID]) -> list[list[CommentRow]]:
-        by_subject: dict[UUID, list[CommentRow]] = defaultdict(list)
-        for row in await book.comments(tenant_id, subject_ids):
-            by_subject[row.subject_id].append(row)
-        return [by_subject[subject_id] for subject_id in subject_ids]
-
-    return DataLoader(load_fn=load)
+    return _grouped(lambda ids: book.comments(tenant_id, ids), lambda row: row.subject_id)
 
 
 def case_files_loader(book: EvidenceBook, tenant_id: str) -> DataLoader[UUID, list[CaseFileRow]]:
     """The files of cases by their ids, each list in the order attached."""
+    return _grouped(lambda ids: book.case_files(tenant_id, ids), lambda row: row.case_id)
 
-    async def load(case_ids: list[UUID]) -> list[list[CaseFileRow]]:
-        by_case: dict[UUID, list[CaseFileRow]] = defaultdict(list)
-        for row in await book.case_files(tenant_id, case_ids):
-            by_case[row.case_id].append(row)
-        return [by_case[case_id] for case_id in case_ids]
+
+def _grouped(
+    fetch: Callable[[Sequence[UUID]], Awaitable[list[Row]]], owner: Callable[[Row], UUID]
+) -> DataLoader[UUID, list[Row]]:
+    """Rows of many owners in one fetch, handed back per owner in the fetch's order."""
+
+    async def load(owner_ids: list[UUID]) -> list[list[Row]]:
+        by_owner: dict[UUID, list[Row]] = defaultdict(list)
+        for row in await fetch(owner_ids):
+            by_owner[owner(row)].append(row)
+        return [by_owner[owner_id] for owner_id in owner_ids]
 
     return DataLoader(load_fn=load)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import strawberry
 
@@ -52,7 +51,6 @@ class QueueStats:
 
 @strawberry.type(description="Where alerts or cases wait for an analyst, with an SLA.")
 class Queue:
-    queue_id: strawberry.Private[UUID]
     row: strawberry.Private[QueueRow]
     id: strawberry.ID
     name: str
@@ -76,7 +74,6 @@ class Queue:
     @classmethod
     def from_row(cls, row: QueueRow) -> Queue:
         return cls(
-            queue_id=row.id,
             row=row,
             id=strawberry.ID(str(row.id)),
             name=row.name,

@@ -4,11 +4,11 @@ alert queue and case list tables, which carry everything a queue's criteria matc
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ColumnElement, Row, Table, case, func, select
+from sqlalchemy import Column, ColumnElement, Row, Table, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigil.application.queues import QueueRow, QueueStats, WaitingItem
@@ -53,14 +53,15 @@ class SqlQueueBoard:
             select(
                 func.count(),
                 func.coalesce(func.sum(case((since < cutoff, 1), else_=0)), 0),
-                func.min(since),
+                # Typed like the column, so SQLite's text comes back a UTC datetime too.
+                type_coerce(func.min(since), since.type),
             )
             .select_from(table)
             .where(*matching)
         )
         async with self.engine.connect() as connection:
             waiting, overdue, oldest = (await connection.execute(query)).one()
-        return QueueStats(int(waiting), int(overdue), _utc(oldest))
+        return QueueStats(int(waiting), int(overdue), oldest)
 
     async def workloads(self, tenant_id: str, members: tuple[str, ...]) -> dict[str, int]:
         held: Counter[str] = Counter()
@@ -99,15 +100,6 @@ def _waiting_in(queue: QueueRow) -> tuple[Table, Column[Any], list[ColumnElement
     if criteria.priorities:
         matching.append(cases.c.priority.in_(criteria.priorities))
     return cases, cases.c.opened_at, matching
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    # An aggregate over the column loses its type on SQLite, which then hands back UTC text.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _queue_row(row: Row[Any]) -> QueueRow:
