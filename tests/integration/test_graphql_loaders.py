@@ -112,6 +112,51 @@ async def test_a_page_of_alerts_with_their_cases_and_labels_costs_the_same_sql_a
     assert by_record["tx-59"]["latestLabel"] is None
 
 
+FRAGMENTS = """
+query Queue {
+  alerts(first: 50) { edges { node { ...Triage } } }
+}
+fragment Triage on Alert { recordId ... on Alert { case { title } latestLabel { verdict } } }
+"""
+
+FLAT = "query { alerts(first: 50) { totalCount edges { node { recordId } } } }"
+
+
+async def test_cases_and_labels_asked_for_through_fragments_load_with_the_page(
+    desk: Casework,
+    settings: Settings,
+    read_engine: AsyncEngine,
+    project: Project,
+    worked_queue: list[str],
+) -> None:
+    await project()
+
+    through_fragments, sql = await run(FRAGMENTS, desk, settings, read_engine)
+
+    assert len(sql) == 4
+    nodes = {e["node"]["recordId"]: e["node"] for e in through_fragments["alerts"]["edges"]}
+    assert nodes["tx-58"] == {
+        "recordId": "tx-58",
+        "case": {"title": "Case 19"},
+        "latestLabel": {"verdict": "FRAUD"},
+    }
+
+
+async def test_a_page_that_asks_for_no_nested_objects_loads_none(
+    desk: Casework,
+    settings: Settings,
+    read_engine: AsyncEngine,
+    project: Project,
+    worked_queue: list[str],
+) -> None:
+    await project()
+
+    flat, sql = await run(FLAT, desk, settings, read_engine)
+
+    assert len(sql) == 2  # the page and its total
+    assert flat["alerts"]["totalCount"] == 60
+
+
 async def test_a_page_of_cases_with_their_alerts_nested_twice_costs_the_same_sql_at_2_or_10(
     desk: Casework,
     settings: Settings,

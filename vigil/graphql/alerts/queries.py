@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from uuid import UUID
 
@@ -20,6 +22,7 @@ from vigil.graphql.alerts.types import (
     Severity,
 )
 from vigil.graphql.context import Info
+from vigil.graphql.prefetch import selects
 
 MAX_PAGE_SIZE = 500
 
@@ -52,6 +55,18 @@ class AlertFilterInput:
     raised_from: datetime | None = None
     raised_until: datetime | None = None
     tag: str | None = None
+
+
+async def prefetch_nested(info: Info, alerts: list[Alert]) -> None:
+    """The page's cases and record labels, when the query asks for them, in one query each."""
+    ctx = info.context
+    loading: list[Awaitable[object]] = []
+    if selects(info, "edges", "node", "case"):
+        loading.append(ctx.cases.load_many({a.case_id for a in alerts if a.case_id is not None}))
+    if selects(info, "edges", "node", "latestLabel"):
+        labels = [a.record_label_id(ctx.tenant_id) for a in alerts]
+        loading.append(ctx.standing_labels.load_many(labels))
+    await asyncio.gather(*loading)
 
 
 @strawberry.type
@@ -97,6 +112,7 @@ class AlertQueries:
             AlertEdge(node=Alert.from_row(row), cursor=cursor)
             for row, cursor in zip(page.rows, page.cursors, strict=True)
         ]
+        await prefetch_nested(info, [edge.node for edge in edges])
         return AlertConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

@@ -16,6 +16,7 @@ from vigil.application.alert_queue import AlertRow
 from vigil.domain import alert as domain
 from vigil.domain.label import SubjectKind, label_id
 from vigil.graphql.context import Info
+from vigil.graphql.prefetch import now_or_later
 
 if TYPE_CHECKING:
     # Both import this module; strawberry resolves them lazily, and so do the resolvers below.
@@ -111,28 +112,31 @@ class Alert:
         rows = await info.context.comments.load(self.alert_id)
         return [Comment.from_row(row) for row in rows]
 
+    # `case` and `latestLabel` are synchronous: a page that prefetched them answers at once.
     @strawberry.field(description="The case the alert is in; null if it is in none.")
-    async def case(
+    def case(
         self, info: Info
     ) -> Annotated[Case, strawberry.lazy("vigil.graphql.cases.types")] | None:
         from vigil.graphql.cases.types import Case
 
         if self.case_id is None:
             return None
-        row = await info.context.cases.load(self.case_id)
-        return None if row is None else Case.from_row(row)
+        return now_or_later(info.context.cases.load(self.case_id), Case.from_row)
 
     @strawberry.field(
         description="The verdict standing on the alert's record; null if it has none."
     )
-    async def latest_label(
+    def latest_label(
         self, info: Info
     ) -> Annotated[Label, strawberry.lazy("vigil.graphql.labels.types")] | None:
         from vigil.graphql.labels.types import Label
 
-        record = label_id(info.context.tenant_id, self.source, SubjectKind.RECORD, self.record_id)
-        row = await info.context.standing_labels.load(record)
-        return None if row is None else Label.from_row(row)
+        loading = info.context.standing_labels.load(self.record_label_id(info.context.tenant_id))
+        return now_or_later(loading, Label.from_row)
+
+    def record_label_id(self, tenant_id: str) -> UUID:
+        """The id of the label history of the alert's record."""
+        return label_id(tenant_id, self.source, SubjectKind.RECORD, self.record_id)
 
     async def _raised_detail(self, info: Info, key: str) -> Any:
         entries = await info.context.timelines.load(self.alert_id)
