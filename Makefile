@@ -64,6 +64,8 @@ bench: install-dev services
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline.py --postgres --redis
 	$(BIN)/python benchmarks/graphql_queue.py
+	$(BIN)/python benchmarks/relay.py
+	$(BIN)/python benchmarks/rules.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,7 @@ from vigil.application.ports import Clock, system_clock
 from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
+from vigil.application.rule_sets import PublishedRules
 from vigil.infrastructure.attachment_store import DiskAttachmentStore
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
@@ -145,6 +146,7 @@ def build_score_worker(
         models=OnnxModelRegistry(build_model_store(settings)),
         alerts=alerts,
         history=history,
+        rules=PublishedRules(alerts),
         batch_size=batch_size,
     )
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import pytest
 from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from tests.builders import T0, detection
 from vigil.application.alert_desk import AlertDesk
 from vigil.bootstrap import build_alert_desk
-from vigil.domain.alert import AlertStatus, Detection
+from vigil.domain.alert import Alert, AlertStatus, Detection
 from vigil.domain.errors import AlertIsClosed, AlertNotFound
 from vigil.infrastructure.settings import Settings
 
@@ -100,3 +102,43 @@ def test_with_an_encryption_key_the_stored_events_are_unreadable(
     assert b"tx-secret" not in stored.state
     assert b"TX_AMOUNT" not in stored.state
     assert desk.get_alert("default", seen("tx-secret").alert_id).record_id == "tx-secret"
+
+
+def test_an_alert_stored_before_rules_existed_loads_with_no_rule_hits(desk: AlertDesk) -> None:
+    """Alert.Raised version 1 had no rule fields; its stored events must load as they are."""
+    flagged = seen("tx-v1")
+    fresh = Alert.raise_from(flagged, "detector", T0)
+    (raised,) = fresh.collect_events()
+    mapper = desk.mapper
+    stored = mapper.to_stored_event(raised)
+    state = mapper.transcoder.decode(_opened(mapper, stored.state))
+    assert state.pop("class_version") == 2
+    del state["rule_hits"], state["rule_set_version"]
+    version_1 = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=_sealed(mapper, mapper.transcoder.encode(state)),
+    )
+
+    desk.recorder.insert_events([version_1])
+
+    alert = desk.get_alert("default", flagged.alert_id)
+    assert (alert.record_id, alert.rule_hits, alert.rule_set_version) == ("tx-v1", (), None)
+
+
+def _opened(mapper: Mapper[UUID], state: bytes) -> bytes:
+    """Stored state as the store's cipher and compressor leave it, undone in reverse order."""
+    if mapper.cipher is not None:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor is not None:
+        state = mapper.compressor.decompress(state)
+    return state
+
+
+def _sealed(mapper: Mapper[UUID], state: bytes) -> bytes:
+    if mapper.compressor is not None:
+        state = mapper.compressor.compress(state)
+    if mapper.cipher is not None:
+        state = mapper.cipher.encrypt(state)
+    return state

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import CARDS
+from vigil.application import rule_sets
 from vigil.application.records import RecordEnvelope
 from vigil.bootstrap import (
     build_alert_desk,
@@ -18,6 +19,8 @@ from vigil.bootstrap import (
     open_entity_history,
     open_streams,
 )
+from vigil.domain.alert import Alert, Severity
+from vigil.domain.rule_set import Rule, RuleAction, Stage
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
 from vigil.infrastructure.model_store import OnnxModelRegistry
 from vigil.infrastructure.nats.records import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
@@ -130,3 +133,46 @@ async def test_a_redelivered_record_never_raises_a_second_alert(
     assert (second.alerts_raised, second.already_raised) == (0, first.alerts_raised)
     assert all(r.acked for r in again)
     assert len(alerts.recorder.select_notifications(None, 10_000)) == first.alerts_raised
+
+
+BIG = 100.0
+
+
+async def test_rules_published_between_batches_decide_the_next_batch(
+    trained_settings: Settings, card_slice: Path
+) -> None:
+    settings = trained_settings
+    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
+    before, after = envelopes[:1500], envelopes[1500:]
+    flagged_after = expected_alerts(settings, after)
+    trusted = next(e for e in after if e.record_id in flagged_after).data["TERMINAL_ID"]
+    alerts = build_alert_desk(settings)
+    async with (
+        open_streams(settings, "test-rules") as streams,
+        open_entity_history(settings) as history,
+    ):
+        worker = build_score_worker(settings, streams, alerts, history)
+        first = await worker.process([RedeliveredRecord(e.to_json()) for e in before])
+        rules = [
+            Rule("big_amount", f"TX_AMOUNT > {BIG}", RuleAction.RAISE, Severity.HIGH),
+            Rule("trusted_terminal", f"TERMINAL_ID == {json.dumps(trusted)}", RuleAction.SUPPRESS),
+        ]
+        rule_sets.draft_rules(alerts, "default", "ann", "cards", rules, "first rules")
+        rule_sets.move_rules(
+            alerts, "default", "ann", "cards", 1, Stage.PUBLISHED, "reviewed by the team"
+        )
+        second = await worker.process([RedeliveredRecord(e.to_json()) for e in after])
+
+    assert first.alerts_raised == len(expected_alerts(settings, before))
+    big = {e.record_id for e in after if float(e.data["TX_AMOUNT"]) > BIG}
+    suppressed = {e.record_id for e in after if e.data["TERMINAL_ID"] == trusted}
+    assert big - flagged_after, "the slice should hold big amounts the model let through"
+    assert second.alerts_raised == len((flagged_after | big) - suppressed)
+    assert second.suppressed == len(flagged_after & suppressed) > 0
+    notifications = alerts.recorder.select_notifications(None, 10_000)
+    raised = [alerts.repository.get(n.originator_id) for n in notifications]
+    later = {e.record_id for e in after}
+    decided = [a for a in raised if isinstance(a, Alert) and a.record_id in later]
+    assert {a.record_id for a in decided} == (flagged_after | big) - suppressed
+    assert all(a.rule_set_version == 1 for a in decided)
+    assert {a.record_id for a in decided if a.rule_hits == ("big_amount",)} == big - suppressed

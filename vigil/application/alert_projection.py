@@ -51,6 +51,8 @@ def _raised(event: Alert.Raised) -> RowInsert:
         "occurred_at": event.occurred_at,
         "case_id": None,
         "tags": [],
+        "rule_hits": list(event.rule_hits),
+        "rule_set_version": event.rule_set_version,
     }
     return RowInsert(ALERTS, event.originator_id, event.originator_version, values)
 

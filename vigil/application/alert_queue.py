@@ -40,6 +40,8 @@ class AlertRow:
     version: int
     case_id: UUID | None = None
     tags: list[str] = field(default_factory=list)
+    rule_hits: list[str] = field(default_factory=list)
+    rule_set_version: int | None = None
 
 
 class AlertOrder(StrEnum):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from vigil.application.detection import Detector, Rejection
 from vigil.application.entity_context import EntityHistory, observation, summarise
 from vigil.application.records import RecordEnvelope
-from vigil.domain.alert import Detection
+from vigil.domain.alert import Detection, Severity
+from vigil.domain.decision import CompiledRules
 
 
 @dataclass
@@ -19,12 +22,22 @@ class ScoredBatch:
     scored: list[RecordEnvelope] = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)
     rejections: list[tuple[RecordEnvelope, Rejection]] = field(default_factory=list)
+    suppressed: int = 0
+    """Records the model flagged that a suppress rule let through without an alert."""
+    rule_errors: Counter[str] = field(default_factory=Counter)
+    """Rules that could not be evaluated on a record (a field of the wrong type), and how often."""
 
 
-def score_batch(envelopes: Sequence[RecordEnvelope], detector: Detector) -> ScoredBatch:
-    """Scores every envelope in one call; those at or above the threshold become detections."""
+def score_batch(
+    envelopes: Sequence[RecordEnvelope],
+    detector: Detector,
+    rules: Mapping[str, CompiledRules | None] | None = None,
+) -> ScoredBatch:
+    """Scores every envelope in one call. Without rules, records at or above the threshold become
+    detections; with a tenant's published rules, the rules decide with the model's grade."""
     card = detector.card
     batch = ScoredBatch(features=card.features)
+    deciding = rules or {}
     for envelope, result in zip(
         envelopes, detector.score([e.data for e in envelopes]), strict=True
     ):
@@ -32,7 +45,14 @@ def score_batch(envelopes: Sequence[RecordEnvelope], detector: Detector) -> Scor
             batch.rejections.append((envelope, result))
             continue
         batch.scored.append(envelope)
-        severity = card.bands.grade(result)
+        severity: Severity | None = card.bands.grade(result)
+        hits: tuple[str, ...] = ()
+        tenant_rules = deciding.get(envelope.tenant_id)
+        if tenant_rules is not None:
+            decision = tenant_rules.decide(rule_context(envelope.data, result), severity)
+            batch.rule_errors.update(name for name, _ in decision.errors)
+            batch.suppressed += severity is not None and decision.suppressed_by is not None
+            severity, hits = decision.severity, decision.hits
         if severity is None:
             continue
         batch.detections.append(
@@ -48,9 +68,17 @@ def score_batch(envelopes: Sequence[RecordEnvelope], detector: Detector) -> Scor
                 entity_id=envelope.entity_id,
                 record=envelope.data,
                 occurred_at=envelope.occurred_at,
+                rule_hits=hits,
+                rule_set_version=None if tenant_rules is None else tenant_rules.version,
             )
         )
     return batch
+
+
+def rule_context(record: Mapping[str, Any], score: float) -> Mapping[str, Any]:
+    """What a rule reads: the record's fields by name, and `score`, the model's score (which
+    hides a record field of that name)."""
+    return {**record, "score": score}
 
 
 async def with_entity_context(batch: ScoredBatch, history: EntityHistory) -> list[Detection]:

@@ -62,6 +62,10 @@ class Detection:
     occurred_at: datetime | None = None
     entity_context: dict[str, float] = field(default_factory=dict)
     """What the entity did in the windows ending at this record (counts, means, maxima)."""
+    rule_hits: tuple[str, ...] = ()
+    """The detection rules of the published rule set that fired on the record, in rule order."""
+    rule_set_version: int | None = None
+    """The rule set version that decided; None when no rule set was published for the source."""
 
     @property
     def alert_id(self) -> UUID:
@@ -87,6 +91,16 @@ class Alert(Aggregate):
         record: dict[str, Any]
         occurred_at: datetime | None
         entity_context: dict[str, float]
+        rule_hits: list[str]
+        rule_set_version: int | None
+
+        # Version 2 records the rules that fired; alerts raised before rules existed had none.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["rule_hits"] = []
+            state["rule_set_version"] = None
 
     def __init__(
         self,
@@ -103,6 +117,8 @@ class Alert(Aggregate):
         record: dict[str, Any],
         occurred_at: datetime | None,
         entity_context: dict[str, float],
+        rule_hits: list[str],
+        rule_set_version: int | None,
     ) -> None:
         self.tenant_id = tenant_id
         self.raised_by = actor
@@ -117,6 +133,8 @@ class Alert(Aggregate):
         self.record = record
         self.occurred_at = occurred_at
         self.entity_context = entity_context
+        self.rule_hits = tuple(rule_hits)
+        self.rule_set_version = rule_set_version
         self.status = AlertStatus.OPEN
         self.assignee: str | None = None
         self.escalation_level = 0
@@ -143,6 +161,8 @@ class Alert(Aggregate):
             record=detection.record,
             occurred_at=detection.occurred_at,
             entity_context=detection.entity_context,
+            rule_hits=list(detection.rule_hits),
+            rule_set_version=detection.rule_set_version,
         )
 
     @property

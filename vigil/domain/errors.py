@@ -68,3 +68,32 @@ class QueueNotFound(DomainError):
     def __init__(self, queue_id: object) -> None:
         super().__init__(f"queue {queue_id} does not exist")
         self.queue_id = queue_id
+
+
+class RuleSyntaxError(InvalidCommand):
+    """A rule's expression does not parse; the reason says where, and what was expected there."""
+
+    def __init__(self, field: str, reason: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(field, reason)
+        self.line = line
+        self.column = column
+
+
+class RuleSetNotFound(DomainError):
+    def __init__(self, source: object) -> None:
+        super().__init__(f"no rules were drafted for source {source}")
+        self.source = source
+
+
+class RuleVersionNotFound(DomainError):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"rule set has no version {version}")
+        self.version = version
+
+
+class IllegalRuleStage(DomainError):
+    """A rule version's lifecycle does not lead from its stage to the one asked for."""
+
+
+class RuleVersionIsRetired(IllegalRuleStage):
+    """A retired version stays retired: draft a copy to bring its rules back."""

@@ -7,6 +7,7 @@ That keeps routing replayable and lets a queue's criteria change without moving 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from vigil.domain.alert import Severity
 from vigil.domain.case_workflow import Priority
 from vigil.domain.errors import InvalidCommand
+from vigil.domain.rule_set import rule_name
 from vigil.domain.text import required_text
 
 QUEUE_NAMESPACE = UUID("9c4a7d2e-1b3f-5e6a-8d9c-0f1e2d3c4b5a")
@@ -46,12 +48,14 @@ def queue_id(tenant_id: str, name: str) -> UUID:
 @dataclass(frozen=True)
 class QueueCriteria:
     """Which items land in the queue; an empty list does not narrow. Alert queues match on
-    severity, source and model line; case queues on priority."""
+    severity, source, model line and the detection rules that fired (any of them); case queues
+    on priority."""
 
     severities: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     model_lines: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
 
     def checked_for(self, kind: QueueKind) -> QueueCriteria:
         for value in self.severities:
@@ -59,10 +63,21 @@ class QueueCriteria:
         for value in self.priorities:
             _member_of(Priority, "priorities", value)
         if kind is QueueKind.ALERTS and self.priorities:
-            raise InvalidCommand("priorities", "alert queues match on severity, source, model line")
-        if kind is QueueKind.CASES and (self.severities or self.sources or self.model_lines):
+            raise InvalidCommand(
+                "priorities", "alert queues match on severity, source, model line and rule"
+            )
+        if kind is QueueKind.CASES and (
+            self.severities or self.sources or self.model_lines or self.rules
+        ):
             raise InvalidCommand("criteria", "case queues match on priority only")
-        return QueueCriteria(*(tuple(sorted(set(v))) for v in self.as_lists().values()))
+        # Names are matched exactly against the read model, so they are kept as stored there.
+        return QueueCriteria(
+            severities=_distinct(self.severities),
+            sources=_distinct(required_text("sources", v) for v in self.sources),
+            model_lines=_distinct(required_text("model_lines", v) for v in self.model_lines),
+            priorities=_distinct(self.priorities),
+            rules=_distinct(rule_name("rules", v) for v in self.rules),
+        )
 
     def as_lists(self) -> dict[str, list[str]]:
         return {
@@ -70,11 +85,16 @@ class QueueCriteria:
             "sources": list(self.sources),
             "model_lines": list(self.model_lines),
             "priorities": list(self.priorities),
+            "rules": list(self.rules),
         }
 
     @classmethod
     def from_lists(cls, values: dict[str, list[str]]) -> QueueCriteria:
         return cls(**{key: tuple(items) for key, items in values.items()})
+
+
+def _distinct(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
 
 
 def _member_of(enum: type[StrEnum], field: str, value: str) -> None:

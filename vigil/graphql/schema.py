@@ -29,6 +29,8 @@ from vigil.graphql.labels.mutations import LabelMutations
 from vigil.graphql.labels.queries import LabelQueries
 from vigil.graphql.queues.mutations import QueueMutations
 from vigil.graphql.queues.queries import QueueQueries
+from vigil.graphql.rules.mutations import RuleMutations
+from vigil.graphql.rules.queries import RuleQueries
 from vigil.graphql.tags.mutations import TagMutations
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -48,12 +50,14 @@ hostile client only evict each other."""
 
 
 @strawberry.type
-class Query(AlertQueries, CaseQueries, LabelQueries, EntityQueries, QueueQueries):
+class Query(AlertQueries, CaseQueries, LabelQueries, EntityQueries, QueueQueries, RuleQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AlertMutations, CaseMutations, LabelMutations, QueueMutations, TagMutations):
+class Mutation(
+    AlertMutations, CaseMutations, LabelMutations, QueueMutations, RuleMutations, TagMutations
+):
     pass
 
 

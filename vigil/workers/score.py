@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import anyio
 
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.detection import ModelRegistry, NoChampion
+from vigil.application.detection import Detector, ModelRegistry, NoChampion
 from vigil.application.entity_context import EntityHistory
 from vigil.application.ports import DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope
+from vigil.application.rule_sets import PublishedRules
 from vigil.application.scoring import ScoredBatch, score_batch, with_entity_context
 from vigil.domain.alert import Detection
 
@@ -32,6 +33,7 @@ class BatchReport:
     already_raised: int = 0
     dead_lettered: int = 0
     deferred: int = 0
+    suppressed: int = 0
 
 
 class ScoreWorker:
@@ -44,9 +46,11 @@ class ScoreWorker:
         models: ModelRegistry,
         alerts: AlertDesk,
         history: EntityHistory,
+        rules: PublishedRules,
         batch_size: int = 1000,
     ) -> None:
         self.feed = feed
+        self.rules = rules
         self.history = history
         self.dead_letters = dead_letters
         self.models = models
@@ -78,6 +82,11 @@ class ScoreWorker:
             if batch is None:
                 continue
             report.scored += len(batch.scored)
+            report.suppressed += batch.suppressed
+            if batch.rule_errors:
+                log.warning(
+                    "rules of %s not evaluable on some records: %s", source, batch.rule_errors
+                )
             detections += await with_entity_context(batch, self.history)
             delivery_of = {id(envelope): delivery for delivery, envelope in items}
             rejected = {id(envelope) for envelope, _ in batch.rejections}
@@ -120,7 +129,16 @@ class ScoreWorker:
                 await delivery.nak(delay=RETRY_SECONDS)
             return None
         envelopes = [e for _, e in items]
-        return await anyio.to_thread.run_sync(score_batch, envelopes, detector)
+        return await anyio.to_thread.run_sync(self._decide, source, envelopes, detector)
+
+    def _decide(
+        self, source: str, envelopes: list[RecordEnvelope], detector: Detector
+    ) -> ScoredBatch:
+        """Reads each tenant's published rules (a publication takes effect on the next batch)
+        and scores the batch with them."""
+        tenants = {envelope.tenant_id for envelope in envelopes}
+        rules = {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
+        return score_batch(envelopes, detector, rules)
 
     async def _dead_letter(
         self, source: str, delivery: Delivery, field: str, reason: str, report: BatchReport

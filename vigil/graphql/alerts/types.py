@@ -86,6 +86,12 @@ class Alert:
     updated_at: datetime
     occurred_at: datetime | None
     tags: list[str]
+    rule_hits: list[str] = strawberry.field(
+        description="The detection rules that fired on the record, in their rule set's order."
+    )
+    rule_set_version: int | None = strawberry.field(
+        description="The version of the source's rule set that decided; null if none was published."
+    )
 
     @strawberry.field(description="Every event of the alert, oldest first.")
     async def timeline(self, info: Info) -> list[TimelineEntry]:
@@ -165,6 +171,8 @@ class Alert:
             updated_at=row.updated_at,
             occurred_at=row.occurred_at,
             tags=list(row.tags),
+            rule_hits=list(row.rule_hits),
+            rule_set_version=row.rule_set_version,
         )
 
     @classmethod
@@ -190,6 +198,8 @@ class Alert:
             updated_at=alert.modified_on,
             occurred_at=alert.occurred_at,
             tags=sorted(alert.tags),
+            rule_hits=list(alert.rule_hits),
+            rule_set_version=alert.rule_set_version,
         )
 
 

@@ -22,23 +22,29 @@ class QueueCriteria:
     sources: list[str]
     model_lines: list[str]
     priorities: list[str]
+    rules: list[str] = strawberry.field(
+        description="Detection rules: an alert lands when any of them fired on its record."
+    )
 
 
 @strawberry.input(
-    description="Alert queues match on severity, source, model line; case queues on priority."
+    description="Alert queues match on severity, source, model line and detection rule; case "
+    "queues on priority."
 )
 class QueueCriteriaInput:
     severities: list[str] = strawberry.field(default_factory=list)
     sources: list[str] = strawberry.field(default_factory=list)
     model_lines: list[str] = strawberry.field(default_factory=list)
     priorities: list[str] = strawberry.field(default_factory=list)
+    rules: list[str] = strawberry.field(default_factory=list)
 
     def to_domain(self) -> domain.QueueCriteria:
         return domain.QueueCriteria(
-            tuple(self.severities),
-            tuple(self.sources),
-            tuple(self.model_lines),
-            tuple(self.priorities),
+            severities=tuple(self.severities),
+            sources=tuple(self.sources),
+            model_lines=tuple(self.model_lines),
+            priorities=tuple(self.priorities),
+            rules=tuple(self.rules),
         )
 
 

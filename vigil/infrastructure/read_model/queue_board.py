@@ -16,6 +16,7 @@ from vigil.domain.alert import AlertStatus
 from vigil.domain.case import CaseStatus
 from vigil.domain.queue import Assignment, QueueCriteria, QueueKind
 from vigil.infrastructure.read_model.tables import alerts, cases, queues
+from vigil.infrastructure.read_model.tags import holds_any
 
 _OPEN_ALERTS = (str(AlertStatus.OPEN), str(AlertStatus.ACKNOWLEDGED))
 
@@ -40,14 +41,14 @@ class SqlQueueBoard:
         return None if row is None else _queue_row(row)
 
     async def waiting(self, queue: QueueRow, limit: int) -> list[WaitingItem]:
-        table, since, matching = _waiting_in(queue)
+        table, since, matching = _waiting_in(queue, self.engine.dialect.name)
         query = select(table.c.id, since).where(*matching).order_by(since, table.c.id).limit(limit)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [WaitingItem(row.id, row[1]) for row in rows]
 
     async def stats(self, queue: QueueRow, now: datetime) -> QueueStats:
-        table, since, matching = _waiting_in(queue)
+        table, since, matching = _waiting_in(queue, self.engine.dialect.name)
         cutoff = now - timedelta(minutes=queue.sla_minutes)
         query = (
             select(
@@ -79,7 +80,9 @@ class SqlQueueBoard:
         return {member: held[member] for member in members}
 
 
-def _waiting_in(queue: QueueRow) -> tuple[Table, Column[Any], list[ColumnElement[bool]]]:
+def _waiting_in(
+    queue: QueueRow, dialect: str
+) -> tuple[Table, Column[Any], list[ColumnElement[bool]]]:
     criteria = queue.criteria
     if queue.kind is QueueKind.ALERTS:
         matching = [alerts.c.tenant_id == queue.tenant_id, alerts.c.status.in_(_OPEN_ALERTS)]
@@ -91,6 +94,8 @@ def _waiting_in(queue: QueueRow) -> tuple[Table, Column[Any], list[ColumnElement
         ):
             if allowed:
                 matching.append(column.in_(allowed))
+        if criteria.rules:
+            matching.append(holds_any(alerts.c.rule_hits, criteria.rules, dialect))
         return alerts, alerts.c.raised_at, matching
     matching = [
         cases.c.tenant_id == queue.tenant_id,

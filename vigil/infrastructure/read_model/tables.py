@@ -76,6 +76,8 @@ alerts = Table(
     Column("version", Integer, nullable=False),
     Column("case_id", Uuid),
     Column("tags", JSON, nullable=False, server_default="[]"),
+    Column("rule_hits", JSON, nullable=False, server_default="[]"),
+    Column("rule_set_version", Integer),
 )
 
 # The queue lists newest first within a tenant, optionally narrowed by one filter; each index
