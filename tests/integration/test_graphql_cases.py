@@ -89,6 +89,33 @@ async def test_an_analyst_opens_a_case_from_alerts_and_closes_it_into_labels(
     assert listed["totalCount"] == 1
 
 
+CASE_LABELS = """
+query Labels($id: ID!) { case(id: $id) { labels { kind subjectId verdict labelSource } } }
+"""
+
+
+async def test_a_case_shows_the_verdicts_on_its_records_and_their_customers(
+    client: AsyncTestClient[Any], desk: Casework, project: Project
+) -> None:
+    found = detections(3, tenant_id=TENANT)  # customers 0, 1 and 2
+    desk.raise_alerts(found)
+    opened = desk.open_case(TENANT, "ann", "Two", Priority.HIGH, [d.alert_id for d in found[:2]])
+    for subject, verdict in (
+        (("cards", SubjectKind.RECORD, "tx-1"), Verdict.FRAUD),
+        (("cards", SubjectKind.RECORD, "tx-2"), Verdict.FRAUD),  # not in the case
+        (("cards", SubjectKind.ENTITY, "customer-0"), Verdict.LEGIT),
+    ):
+        desk.label(TENANT, "ann", subject, verdict, LabelSource.ANALYST)
+    await project()
+
+    labels = (await data(client, CASE_LABELS, id=str(opened.id)))["case"]["labels"]
+
+    assert labels == [
+        {"kind": "RECORD", "subjectId": "tx-1", "verdict": "FRAUD", "labelSource": "ANALYST"},
+        {"kind": "ENTITY", "subjectId": "customer-0", "verdict": "LEGIT", "labelSource": "ANALYST"},
+    ]
+
+
 async def test_closing_a_case_twice_or_one_that_does_not_exist_is_a_typed_error(
     client: AsyncTestClient[Any], desk: Casework
 ) -> None:

@@ -1,7 +1,9 @@
 """Case files over REST: upload evidence to a case (multipart) and download it again.
 
-Files travel as multipart form data, which GraphQL has no standard for; listing and removing
-them are GraphQL's (`case { files }`, `removeCaseFile`).
+Files travel as multipart form data on a route of their own: it refuses a body over the size
+limit before reading it, and GraphQL stays JSON-only, so a cross-site form cannot post to it
+without a CORS preflight (why strawberry leaves multipart uploads off). Listing and removing files
+are GraphQL's (`case { files }`, `removeCaseFile`).
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ import strawberry
 from vigil.application.case_list import CaseRow
 from vigil.application.evidence import CaseFileRow, CommentRow
 from vigil.domain import case as domain
+from vigil.domain.label import SubjectKind, label_id
 from vigil.graphql.alerts.types import Alert, TimelineEntry
 from vigil.graphql.context import Info
+from vigil.graphql.labels.types import Label
 
 CaseStatus = domain.CaseStatus
 Priority = domain.Priority
@@ -100,6 +102,19 @@ class Case:
     async def alerts(self, info: Info) -> list[Alert]:
         rows = await info.context.case_alerts.load(self.case_id)
         return [Alert.from_row(row) for row in rows[:MAX_ALERTS_SHOWN]]
+
+    @strawberry.field(
+        description="The verdicts standing on the records of the case's alerts and on their "
+        "entities: records first, in the alerts' order, then entities."
+    )
+    async def labels(self, info: Info) -> list[Label]:
+        ctx = info.context
+        alerts = await ctx.case_alerts.load(self.case_id)
+        subjects = [(a.source, SubjectKind.RECORD, a.record_id) for a in alerts]
+        subjects += [(a.source, SubjectKind.ENTITY, a.entity_id) for a in alerts if a.entity_id]
+        ids = list(dict.fromkeys(label_id(ctx.tenant_id, *subject) for subject in subjects))
+        rows = await ctx.standing_labels.load_many(ids)
+        return [Label.from_row(row) for row in rows if row is not None]
 
     @strawberry.field(description="Every event of the case, oldest first, from the event store.")
     async def timeline(self, info: Info) -> list[TimelineEntry]:
