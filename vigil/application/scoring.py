@@ -51,7 +51,8 @@ def score_batch(
         if tenant_rules is not None:
             decision = tenant_rules.decide(rule_context(envelope.data, result), severity)
             batch.rule_errors.update(name for name, _ in decision.errors)
-            batch.suppressed += severity is not None and decision.suppressed_by is not None
+            if severity is not None and decision.suppressed_by is not None:
+                batch.suppressed += 1
             severity, hits = decision.severity, decision.hits
         if severity is None:
             continue

@@ -1,9 +1,9 @@
 """Loading a page's nested objects up front, so their resolvers need not wait.
 
-A resolver that awaits costs graphql-core a coroutine and a gather per object; on a page of 50
-alerts asking for their cases and labels that is most of the request. A list resolver that knows
-its page will ask for them loads them through the request's DataLoaders first, and the nested
-resolvers answer from the loaders' settled futures without awaiting.
+A resolver that awaits costs graphql-core a coroutine and a gather per object: a hundred of each
+on a page of 50 alerts asking for their cases and labels. A list resolver that knows its page
+will ask for them loads them through the request's DataLoaders first, and the nested resolvers
+answer from the loaders' settled futures without awaiting.
 """
 
 from __future__ import annotations
