@@ -7,6 +7,7 @@ embedded ones: SQLite files under the data directory, an embedded NATS server, i
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -155,6 +156,62 @@ class ServerSettings(BaseSettings):
     """Who console and GraphQL commands are recorded as until identity arrives (issue 4)."""
 
 
+class AuthSettings(BaseSettings):
+    """Tokens, login throttling and password hashing. Access tokens are signed with a key
+    derived from `secret_key()`, so every server process must share `VIGIL_SECRET_KEY`."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_AUTH_", extra="ignore")
+
+    issuer: str = "vigil"
+    """`iss` of every access token; tokens from another issuer are refused."""
+
+    audience: str = "vigil"
+    """`aud` of every access token; tokens for another audience are refused."""
+
+    access_token_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    """How long an access token is good for. Durations here are ISO 8601 in the environment:
+    `VIGIL_AUTH_ACCESS_TOKEN_TTL=PT15M`, `VIGIL_AUTH_REFRESH_TOKEN_TTL=P14D`."""
+
+    refresh_token_ttl: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    """How long a refresh token is good for if unused; each rotation starts it again."""
+
+    refresh_family_lifetime: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+    """How long one login can be kept alive by rotating, however often it is refreshed."""
+
+    failures_per_username: int = Field(default=5, gt=0)
+    """Failed logins for one username within the window before attempts must wait."""
+
+    failures_per_address: int = Field(default=20, gt=0)
+    """Failed logins from one client address, whatever the usernames, before it must wait."""
+
+    failure_window: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    """How far back failed logins count."""
+
+    first_lockout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    """The wait once the limit is reached; it doubles with every further failure."""
+
+    longest_lockout: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    """The wait never grows beyond this."""
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    """Argon2id passes (RFC 9106's second recommendation: t=3, m=64 MiB, p=4)."""
+
+    argon2_memory_cost: int = Field(default=64 * 1024, ge=8 * 1024)
+    """Argon2id memory in KiB."""
+
+    argon2_parallelism: int = Field(default=4, ge=1)
+    """Argon2id lanes."""
+
+    redis_key_prefix: str | None = None
+    """Prefix of the refresh-token and throttle keys in Redis; unset means
+    `<VIGIL_REDIS_KEY_PREFIX>:auth`, so a test's own feature prefix covers them too."""
+
+
+def auth_key_prefix(settings: Settings) -> str:
+    """Where refresh tokens and login failures live in Redis."""
+    return settings.auth.redis_key_prefix or f"{settings.features.redis_key_prefix}:auth"
+
+
 def secret_key(settings: Settings) -> str:
     """The configured secret, or the data directory's own, made once and kept private."""
     if settings.server.secret_key:
@@ -176,6 +233,7 @@ class Settings(BaseSettings):
     nats: NatsSettings = Field(default_factory=NatsSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 @lru_cache(maxsize=1)
