@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 
 from vigil.application.casework import Casework
+from vigil.application.identity import issue_api_key, register_user
 from vigil.bootstrap import (
     build_alert_desk,
+    build_identity,
+    build_password_hasher,
     build_projection_runner,
     build_read_engine,
     build_read_models,
@@ -38,6 +42,7 @@ from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings, StorageSettings
 from vigil.web.app import WebDeps, create_app, settle_heap
+from vigil.web.auth import API_KEY_HEADER
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 QUERY = """
@@ -88,6 +93,15 @@ def work_the_newest(desk: Casework, alerts: int) -> None:
         desk.label("default", "bench", subject, Verdict.FRAUD, LabelSource.CHARGEBACK)
 
 
+def analyst_key(settings: Settings, desk: Casework) -> str:
+    hasher = build_password_hasher(settings)
+    analyst = register_user(
+        desk, hasher, "default", "bench", "bench", "a long bench password", ["analyst"]
+    )
+    expiry = desk.clock() + timedelta(days=1)
+    return issue_api_key(desk, "default", analyst.id, "bench", "bench", expiry).plaintext
+
+
 async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, float]:
     desk = build_alert_desk(settings)
     engine = build_read_engine(settings)
@@ -109,18 +123,22 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
     # The test client serves the app on a loop of its own, so the app gets its own engine.
     served = build_read_engine(settings)
     event.listen(served.sync_engine, "before_cursor_execute", count)
+    key = analyst_key(settings, desk)
+    identity = build_identity(settings)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, served),
+        identity=identity.identity,
         tenant_id="default",
         actor="bench",
         csrf_secret=uuid.uuid4().hex,
         on_startup=[settle_heap],  # as bootstrap.build_web_app does for `vigil serve`
-        on_shutdown=[served.dispose],
+        on_shutdown=[served.dispose, identity.close],
     )
     timings: list[float] = []
     per_request: set[int] = set()
     async with AsyncTestClient(create_app(deps)) as client:
+        client.headers[API_KEY_HEADER] = key  # each request proves its caller, as in production
         for n in range(requests + 20):
             statements = 0
             began = time.perf_counter()

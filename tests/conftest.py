@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from vigil.infrastructure.settings import (
+    AuthSettings,
     FeatureSettings,
     NatsSettings,
     ServerSettings,
@@ -80,6 +81,13 @@ async def _delete_streams(settings: NatsSettings) -> None:
         await client.close()
 
 
+FAST_HASHING = AuthSettings(
+    argon2_time_cost=1, argon2_memory_cost=8 * 1024, argon2_parallelism=1, principal_cache_seconds=0
+)
+"""Argon2id still, at the lowest costs it accepts: tests register users by the hundred. Every
+request proves its caller afresh, so a revocation shows at once."""
+
+
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     """The embedded default: SQLite files in a temporary data directory."""
@@ -90,6 +98,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
         nats=NatsSettings(url=None),
         features=FeatureSettings(redis_url=None),
         server=ServerSettings(),
+        auth=FAST_HASHING,
     )
 
 
@@ -103,6 +112,7 @@ def postgres_settings(
         nats=nats_settings,
         features=FeatureSettings(redis_url=REDIS_URL, redis_key_prefix=redis_prefix),
         server=ServerSettings(),
+        auth=FAST_HASHING,
     )
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(f"{redis_prefix}:*"))

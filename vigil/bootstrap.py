@@ -30,13 +30,16 @@ from vigil.application.domain_events import notices_after
 from vigil.application.entity_context import EntityHistory
 from vigil.application.entity_summary_projection import EntitySummaryProjection
 from vigil.application.evidence_projections import CaseFileProjection, CommentProjection
+from vigil.application.identity_ports import LoginThrottle, RefreshTokens
 from vigil.application.ports import Clock, system_clock
 from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
 from vigil.application.rule_sets import PublishedRules
+from vigil.infrastructure.access_tokens import JwtAccessTokens
 from vigil.infrastructure.attachment_store import DiskAttachmentStore
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
+from vigil.infrastructure.login_throttle import InProcessLoginThrottle, RedisLoginThrottle
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.nats.domain_events import (
     JetStreamDomainEventFeed,
@@ -48,6 +51,7 @@ from vigil.infrastructure.nats.records import (
     JetStreamRecordFeed,
     JetStreamRecordPublisher,
 )
+from vigil.infrastructure.passwords import Argon2PasswordHasher
 from vigil.infrastructure.projection_runner import EventStoreListener, ProjectionRunner
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.read_model.alert_queue import SqlAlertQueue
@@ -57,8 +61,10 @@ from vigil.infrastructure.read_model.entity_summary import SqlEntitySummaries
 from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
+from vigil.infrastructure.refresh_tokens import InProcessRefreshTokens, RedisRefreshTokens
 from vigil.infrastructure.settings import Settings, secret_key
 from vigil.web.app import WebDeps, create_app, settle_heap
+from vigil.web.auth import Identity
 from vigil.web.case_files import CaseFileStorage
 from vigil.workers import project, sla
 from vigil.workers.relay import DomainEventRelay
@@ -261,6 +267,48 @@ async def run_relay_worker(settings: Settings, stop: asyncio.Event) -> None:
 # The web interface ------------------------------------------------------------------------------
 
 
+def build_password_hasher(settings: Settings) -> Argon2PasswordHasher:
+    """Argon2id with the configured costs; every process that logs users in must agree."""
+    return Argon2PasswordHasher.from_settings(settings)
+
+
+@dataclass
+class IdentityAdapters:
+    """Identity for a web app, and what must be closed when it stops."""
+
+    identity: Identity
+    redis: Redis | None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def build_identity(settings: Settings, clock: Clock = system_clock) -> IdentityAdapters:
+    """Refresh tokens and login failures in Redis when one is configured, so every server
+    process shares them; in process on the embedded default."""
+    hasher = build_password_hasher(settings)
+    tokens = JwtAccessTokens.from_settings(settings, clock)
+    redis = None
+    if settings.features.redis_url:
+        redis = Redis.from_url(settings.features.redis_url)
+        refresh: RefreshTokens = RedisRefreshTokens.from_settings(settings, redis, clock)
+        throttle: LoginThrottle = RedisLoginThrottle.from_settings(settings, redis, clock)
+    else:
+        refresh = InProcessRefreshTokens.from_settings(settings, clock)
+        throttle = InProcessLoginThrottle.from_settings(settings, clock)
+    identity = Identity(
+        hasher,
+        tokens,
+        refresh,
+        throttle,
+        clock,
+        default_tenant=settings.server.default_tenant,
+        remember_seconds=settings.auth.principal_cache_seconds,
+    )
+    return IdentityAdapters(identity, redis)
+
+
 def build_case_file_storage(settings: Settings) -> CaseFileStorage:
     """Case files on disk by sha256, within the configured size limit."""
     return CaseFileStorage(
@@ -280,9 +328,11 @@ def build_web_app(settings: Settings) -> Litestar:
     # Subscriptions follow the DOMAIN stream: connected as the app starts (or, if NATS does not
     # answer then, when a subscriber arrives) and closed as it stops.
     live = JetStreamDomainEventFeed(settings.nats)
+    identity = build_identity(settings)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
+        identity=identity.identity,
         tenant_id=settings.server.default_tenant,
         actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),
@@ -290,6 +340,6 @@ def build_web_app(settings: Settings) -> Litestar:
         domain_events=live,
         # The heap is settled last, once everything the server keeps is loaded.
         on_startup=[upgrade_schema, live.start, settle_heap],
-        on_shutdown=[live.stop, engine.dispose, desk.close],
+        on_shutdown=[live.stop, engine.dispose, identity.close, desk.close],
     )
     return create_app(deps)

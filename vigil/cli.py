@@ -1,4 +1,4 @@
-"""The `vigil` command: serve, worker, ingest, train, run and demo."""
+"""The `vigil` command: serve, worker, ingest, train, run, demo and users."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import uvloop
 
 from vigil import bootstrap
 from vigil.application.ingestion import FileIngestion, IngestReport, ingest_rows
+from vigil.cli_users import add_users_commands, show_demo_users
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
 from vigil.infrastructure.nats.embedded import EmbeddedNats
 from vigil.infrastructure.processes import ProcessDied, Supervisor
@@ -222,6 +223,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     def train_and_stream(stop: threading.Event) -> None:
+        show_demo_users(settings)
         store = bootstrap.build_model_store(settings)
         if not store.has_champion("cards"):
             request = TrainingRequest(
@@ -260,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_platform_commands(commands)
     _add_ingest(commands)
     _add_train(commands)
+    add_users_commands(commands)
     return parser
 
 
@@ -314,10 +317,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=cmd_train)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Runs one command; `settings` default to the environment's (tests pass their own)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
+    settings = settings or get_settings()
     if args.command == "serve":
         args.host = args.host or settings.server.host
         args.port = args.port or settings.server.port

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,15 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.builders import detections
-from vigil.bootstrap import build_alert_desk
+from vigil.application.identity import issue_api_key, register_user
+from vigil.bootstrap import build_alert_desk, build_password_hasher
 from vigil.infrastructure.settings import NatsSettings, ServerSettings, Settings, StorageSettings
+from vigil.web.auth import API_KEY_HEADER
 
 pytestmark = pytest.mark.slow
 
 TENANT = "default"
+PASSWORD = "a passphrase long enough"
 
 ALERT_RAISED = "subscription { alertRaised { id recordId severity status } }"
 CASE_CHANGED = "subscription { caseChanged { event actor case { title status } } }"
@@ -112,14 +116,30 @@ def _healthy(address: str) -> bool:
 
 
 @pytest.fixture
-async def http(running: str) -> AsyncIterator[AsyncClientSession]:
-    async with Client(transport=AIOHTTPTransport(url=f"http://{running}/graphql")) as session:
+def credentials(platform: Settings) -> dict[str, str]:
+    """An analyst's API key, issued in the platform's own event store."""
+    desk = build_alert_desk(platform)
+    try:
+        hasher = build_password_hasher(platform)
+        analyst = register_user(desk, hasher, TENANT, "e2e", "e2e-analyst", PASSWORD, ["analyst"])
+        expiry = desk.clock() + timedelta(days=1)
+        key = issue_api_key(desk, TENANT, analyst.id, "e2e", "live updates", expiry)
+    finally:
+        desk.close()
+    return {API_KEY_HEADER: key.plaintext}
+
+
+@pytest.fixture
+async def http(running: str, credentials: dict[str, str]) -> AsyncIterator[AsyncClientSession]:
+    transport = AIOHTTPTransport(url=f"http://{running}/graphql", headers=credentials)
+    async with Client(transport=transport) as session:
         yield session
 
 
 @pytest.fixture
-async def websocket(running: str) -> AsyncIterator[AsyncClientSession]:
-    async with Client(transport=WebsocketsTransport(url=f"ws://{running}/graphql")) as session:
+async def websocket(running: str, credentials: dict[str, str]) -> AsyncIterator[AsyncClientSession]:
+    transport = WebsocketsTransport(url=f"ws://{running}/graphql", headers=credentials)
+    async with Client(transport=transport) as session:
         yield session
 
 
@@ -181,6 +201,6 @@ async def test_an_analyst_hears_of_a_new_alert_and_of_the_case_opened_from_it(
     assert opened["openCase"]["__typename"] == "CaseChanged"
     assert (await changed)["caseChanged"] == {
         "event": "Opened",
-        "actor": "demo-analyst",
+        "actor": "e2e-analyst",
         "case": {"title": "Stolen card", "status": "OPEN"},
     }

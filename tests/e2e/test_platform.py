@@ -22,6 +22,7 @@ from vigil.infrastructure.settings import Settings
 pytestmark = pytest.mark.slow
 
 FDH_EXCLUDED = "TX_FRAUD_SCENARIO,TX_TIME_SECONDS,TX_TIME_DAYS"
+ANALYST = "e2e-analyst"
 
 ALERTS = """
 query Alerts($after: String) {
@@ -56,10 +57,13 @@ def answers(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def vigil(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def vigil(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vigil", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=300,
@@ -129,9 +133,12 @@ def wait_for(ready: Any, seconds: float, process: subprocess.Popen[bytes] | None
     raise AssertionError(f"not ready within {seconds} s")
 
 
-def graphql(base: str, query: str, **variables: Any) -> dict[str, Any]:
+def graphql(base: str, token: str, query: str, **variables: Any) -> dict[str, Any]:
     answer = httpx.post(
-        f"{base}/graphql", json={"query": query, "variables": variables}, timeout=10
+        f"{base}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     answer.raise_for_status()
     body = answer.json()
@@ -139,11 +146,11 @@ def graphql(base: str, query: str, **variables: Any) -> dict[str, Any]:
     return dict(body["data"])
 
 
-def all_alerts(base: str) -> list[dict[str, Any]]:
+def all_alerts(base: str, token: str) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after = None
     while True:
-        page = graphql(base, ALERTS, after=after)["alerts"]
+        page = graphql(base, token, ALERTS, after=after)["alerts"]
         nodes += [edge["node"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             return nodes
@@ -163,6 +170,20 @@ def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
     platform_env: dict[str, str], card_slice: Path, running_platform: str
 ) -> None:
     base = running_platform
+    analyst_password = "a passphrase long enough"
+    vigil(
+        platform_env,
+        "users",
+        "create",
+        ANALYST,
+        "--role",
+        "analyst",
+        "--password-stdin",
+        stdin=analyst_password + "\n",
+    )
+    login = {"username": ANALYST, "password": analyst_password}
+    assert httpx.post(f"{base}/graphql", json={"query": ALERTS}, timeout=10).json()["errors"]
+    token = httpx.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
     trained = vigil(
         platform_env,
         "train",
@@ -193,28 +214,30 @@ def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
     vigil(platform_env, *ingest)
 
     expected = over_threshold(Path(platform_env["VIGIL_DATA_DIR"]), card_slice)
-    wait_for(lambda: graphql(base, ALERTS)["alerts"]["totalCount"] == len(expected), 60)
-    alerts = all_alerts(base)
+    wait_for(lambda: graphql(base, token, ALERTS)["alerts"]["totalCount"] == len(expected), 60)
+    alerts = all_alerts(base, token)
     assert {a["recordId"] for a in alerts} == expected
     assert (
         len(alerts)
         == len({a["recordId"] for a in alerts})
-        == graphql(base, ALERTS)["alerts"]["totalCount"]
+        == graphql(base, token, ALERTS)["alerts"]["totalCount"]
     )
     assert all(a["status"] == "OPEN" for a in alerts)
 
     chosen = alerts[0]["id"]
-    acknowledged = graphql(base, ACKNOWLEDGE, id=chosen)["acknowledgeAlert"]
+    acknowledged = graphql(base, token, ACKNOWLEDGE, id=chosen)["acknowledgeAlert"]
     assert acknowledged["__typename"] == "AlertAcknowledged"
-    timeline = graphql(base, TIMELINE, id=chosen)["alert"]
+    timeline = graphql(base, token, TIMELINE, id=chosen)["alert"]
     assert [entry["event"] for entry in timeline["timeline"]] == ["Raised", "Acknowledged"]
-    assert timeline["timeline"][1]["actor"] == "demo-analyst"
+    assert timeline["timeline"][1]["actor"] == ANALYST
     # The queue is a projection of the log: it catches up within moments, not instantly.
-    wait_for(lambda: graphql(base, TIMELINE, id=chosen)["alert"]["status"] == "ACKNOWLEDGED", 10)
+    wait_for(
+        lambda: graphql(base, token, TIMELINE, id=chosen)["alert"]["status"] == "ACKNOWLEDGED", 10
+    )
 
     vigil(platform_env, *ingest)  # the same file again: nothing new may be raised
     time.sleep(3)
-    assert graphql(base, ALERTS)["alerts"]["totalCount"] == len(alerts)
+    assert graphql(base, token, ALERTS)["alerts"]["totalCount"] == len(alerts)
 
     page = httpx.get(f"{base}/", timeout=10)
     assert page.status_code == 200

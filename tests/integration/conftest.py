@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.builders import TickingClock
 from tests.graphql_client import ANALYST, TENANT
 from vigil.application.casework import Casework
+from vigil.application.identity import issue_api_key, register_user
 from vigil.bootstrap import (
     build_alert_desk,
     build_case_file_storage,
+    build_identity,
+    build_password_hasher,
     build_projection_runner,
     build_read_engine,
     build_read_models,
@@ -22,6 +26,7 @@ from vigil.bootstrap import (
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 from vigil.web.app import LifespanHook, WebDeps, create_app
+from vigil.web.auth import API_KEY_HEADER
 from vigil.web.case_files import CaseFileStorage
 
 
@@ -73,25 +78,52 @@ def case_file_storage(settings: Settings) -> CaseFileStorage:
 
 
 @pytest.fixture
+def caller_key(settings: Settings, desk: Casework) -> str:
+    """An API key of the tenant's admin, named as the tests' analyst: the API key the client
+    sends, which every field and route allows. Permission tests make callers of their own."""
+    return api_key_of(settings, ANALYST, "admin")
+
+
+def api_key_of(settings: Settings, username: str, *roles: str) -> str:
+    """Registers a user of the test tenant with these roles and issues them an API key, on a
+    desk of its own, so the tests' ticking clock is not moved by it."""
+    desk = build_alert_desk(settings)
+    try:
+        hasher = build_password_hasher(settings)
+        user = register_user(desk, hasher, TENANT, "test-setup", username, PASSWORD, roles)
+        expiry = desk.clock() + timedelta(days=30)
+        return issue_api_key(desk, TENANT, user.id, "test-setup", "tests", expiry).plaintext
+    finally:
+        desk.close()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
 async def client(
     settings: Settings,
     desk: Casework,
     read_engine: AsyncEngine,
     startup_hooks: list[LifespanHook],
     case_file_storage: CaseFileStorage,
+    caller_key: str,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The test client serves the app on its own event loop, so the app gets its own engine,
     # disposed by the shutdown hook exactly as the composition root does it.
     engine = build_read_engine(settings)
+    identity = build_identity(settings)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
+        identity=identity.identity,
         tenant_id=TENANT,
         actor=ANALYST,
         csrf_secret="test-csrf-secret",
         case_files=case_file_storage,
         on_startup=startup_hooks,
-        on_shutdown=[engine.dispose],
+        on_shutdown=[engine.dispose, identity.close],
     )
     async with AsyncTestClient(create_app(deps)) as test_client:
+        test_client.headers[API_KEY_HEADER] = caller_key
         yield test_client

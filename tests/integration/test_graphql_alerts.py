@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
-from tests.graphql_client import ANALYST, TENANT, data, graphql
+from tests.graphql_client import ANALYST, TENANT, admin, data, graphql
 from vigil.application.alert_queue import AlertPage, AlertQueueFilter, AlertRow
 from vigil.application.casework import Casework
 from vigil.bootstrap import (
@@ -251,6 +251,7 @@ async def test_a_query_deeper_than_the_limit_is_refused(
             replace(build_read_models(settings, read_engine), alert_queue=UnreadQueue()),
             TENANT,
             ANALYST,
+            principal=admin(),
         ),
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.builders import detections
-from tests.graphql_client import ANALYST, TENANT, data
+from tests.graphql_client import ANALYST, TENANT, admin, data
 from vigil.application.casework import Casework
 from vigil.bootstrap import build_read_models
 from vigil.domain.case import Priority
@@ -82,7 +82,8 @@ async def run(
     query: str, desk: Casework, settings: Settings, engine: AsyncEngine, **variables: Any
 ) -> tuple[dict[str, Any], list[str]]:
     """Executes one request on a fresh context, as the server does, counting its SQL."""
-    context = make_context(desk, build_read_models(settings, engine), TENANT, ANALYST)
+    models = build_read_models(settings, engine)
+    context = make_context(desk, models, TENANT, ANALYST, principal=admin())
     with statements_on(engine) as seen:
         result = await schema.execute(query, variable_values=variables, context_value=context)
     assert result.errors is None, result.errors

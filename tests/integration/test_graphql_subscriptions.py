@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.builders import detections
 from tests.graphql_client import ANALYST, TENANT
 from vigil.application.casework import Casework
-from vigil.bootstrap import build_read_models, build_relay
+from vigil.bootstrap import build_identity, build_read_models, build_relay
 from vigil.domain.alert import Severity
 from vigil.domain.case import Priority
 from vigil.infrastructure.nats.domain_events import JetStreamDomainEventFeed
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
 from vigil.infrastructure.settings import NatsSettings, Settings
 from vigil.web.app import WebDeps, create_app
+from vigil.web.auth import API_KEY_HEADER
 from vigil.workers.relay import DomainEventRelay
 
 pytestmark = pytest.mark.nats
@@ -84,15 +85,17 @@ async def serve(
 
     async def start(live: JetStreamDomainEventFeed | None) -> str:
         hooks = [] if live is None else [live]
+        identity = build_identity(settings)
         deps = WebDeps(
             alert_desk=desk,
             read_models=build_read_models(settings, read_engine),
+            identity=identity.identity,
             tenant_id=TENANT,
             actor=ANALYST,
             csrf_secret="test-csrf-secret",
             domain_events=live,
             on_startup=[h.start for h in hooks],
-            on_shutdown=[h.stop for h in hooks],
+            on_shutdown=[*(h.stop for h in hooks), identity.close],
         )
         port = free_port()
         config = uvicorn.Config(create_app(deps), port=port, log_level="warning", lifespan="on")
@@ -111,15 +114,25 @@ async def serve(
 
 
 @pytest.fixture
+def credentials(caller_key: str) -> dict[str, str]:
+    """What every client here sends: the tests' API key, on the handshake as on requests."""
+    return {API_KEY_HEADER: caller_key}
+
+
+@pytest.fixture
 async def live_server(serve: Serve, streamed: Settings) -> str:
     return await serve(JetStreamDomainEventFeed(streamed.nats))
 
 
 @pytest.fixture
-async def session(live_server: str) -> AsyncIterator[AsyncClientSession]:
+async def session(
+    live_server: str, credentials: dict[str, str]
+) -> AsyncIterator[AsyncClientSession]:
     """A gql client session on the server's websocket (graphql-transport-ws)."""
     transport = WebsocketsTransport(
-        url=f"ws://{live_server}/graphql", subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+        url=f"ws://{live_server}/graphql",
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        headers=credentials,
     )
     async with Client(transport=transport) as connected:
         yield connected
@@ -235,13 +248,16 @@ async def test_a_subscriber_follows_one_case_or_all_of_them(
 
 async def test_clients_of_the_older_graphql_ws_protocol_are_served_too(
     live_server: str,
+    credentials: dict[str, str],
     desk: Casework,
     relay: DomainEventRelay,
     js: JetStreamContext,
     streamed: Settings,
 ) -> None:
     transport = WebsocketsTransport(
-        url=f"ws://{live_server}/graphql", subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL]
+        url=f"ws://{live_server}/graphql",
+        subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL],
+        headers=credentials,
     )
     async with Client(transport=transport) as session:
         subscriber = Subscriber(session, ALERT_RAISED)
@@ -259,9 +275,11 @@ async def test_a_case_id_that_is_not_one_is_refused(session: AsyncClientSession)
             pass
 
 
-async def test_without_nats_a_subscription_fails_at_once_with_a_clear_error(serve: Serve) -> None:
+async def test_without_nats_a_subscription_fails_at_once_with_a_clear_error(
+    serve: Serve, credentials: dict[str, str]
+) -> None:
     server = await serve(None)
-    transport = WebsocketsTransport(url=f"ws://{server}/graphql")
+    transport = WebsocketsTransport(url=f"ws://{server}/graphql", headers=credentials)
     async with Client(transport=transport) as session:
         with pytest.raises(TransportQueryError, match="live updates are unavailable"):
             async for _ in session.subscribe(GraphQLRequest(ALERT_RAISED)):
@@ -269,15 +287,17 @@ async def test_without_nats_a_subscription_fails_at_once_with_a_clear_error(serv
 
 
 async def test_with_nats_unreachable_the_api_serves_and_a_subscription_says_why(
-    serve: Serve,
+    serve: Serve, credentials: dict[str, str]
 ) -> None:
     nowhere = NatsSettings(url=f"nats://127.0.0.1:{free_port()}")
     server = await serve(JetStreamDomainEventFeed(nowhere, connect_seconds=0.5))
-    transport = WebsocketsTransport(url=f"ws://{server}/graphql")
+    transport = WebsocketsTransport(url=f"ws://{server}/graphql", headers=credentials)
     async with Client(transport=transport) as session:
         with pytest.raises(TransportQueryError, match="did not answer"):
             async for _ in session.subscribe(GraphQLRequest(ALERT_RAISED)):
                 pass
-    async with Client(transport=AIOHTTPTransport(url=f"http://{server}/graphql")) as http:
+    async with Client(
+        transport=AIOHTTPTransport(url=f"http://{server}/graphql", headers=credentials)
+    ) as http:
         answer = await http.execute(GraphQLRequest("{ alerts { totalCount } }"))
     assert answer == {"alerts": {"totalCount": 0}}

@@ -7,7 +7,9 @@ from datetime import timedelta
 from tests.builders import T0, detection
 from vigil.application.domain_events import notice_of
 from vigil.domain.alert import Alert
+from vigil.domain.api_key import ApiKeyRequest
 from vigil.domain.case import Case, CaseSla, Priority
+from vigil.domain.user import CREDENTIAL_FIELDS, User
 from vigil.infrastructure.nats.domain_events import decode, encode
 
 
@@ -46,3 +48,17 @@ def test_a_notice_travels_the_wire_unchanged() -> None:
     raised = notice_of(42, alert.collect_events()[0])
 
     assert decode(encode(raised)) == raised
+
+
+def test_credential_hashes_never_leave_the_event_store() -> None:
+    user = User.register("acme", "admin", T0, "dana", "Dana", "argon2-hash-of-dana", ["analyst"])
+    user.change_password("dana", T0 + timedelta(days=1), "argon2-hash-of-the-new-one")
+    key = ApiKeyRequest("0123456789ab", "f" * 64, "ci", frozenset(), T0 + timedelta(days=30))
+    user.issue_api_key("dana", T0 + timedelta(days=2), key, ["alerts:read"])
+
+    notices = [notice_of(n, e) for n, e in enumerate(user.collect_events(), 1)]
+
+    assert [n.event for n in notices] == ["Registered", "PasswordChanged", "ApiKeyIssued"]
+    assert all(not CREDENTIAL_FIELDS & n.data.keys() for n in notices)
+    assert notices[0].data["username"] == "dana"
+    assert notices[2].data["key_id"] == "0123456789ab"

@@ -17,10 +17,16 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from vigil.domain.user import CREDENTIAL_FIELDS
+
 _STAMP = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "tenant_id", "actor"}
 )
 """What every event carries and a notice names on its own; the rest are the event's fields."""
+
+_NOT_RELAYED = _STAMP | CREDENTIAL_FIELDS
+"""Credential hashes stay in the event store: a subscriber needs to know a password changed,
+never what it hashes to."""
 
 _JSON_SCALARS = frozenset({str, int, float, bool})
 
@@ -68,7 +74,7 @@ def notice_of(notification_id: int, event: Any) -> DomainEventNotice:
         tenant_id=event.tenant_id,
         actor=event.actor,
         at=event.timestamp,
-        data={k: json_value(v) for k, v in vars(event).items() if k not in _STAMP},
+        data={k: json_value(v) for k, v in vars(event).items() if k not in _NOT_RELAYED},
     )
 
 

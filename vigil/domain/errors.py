@@ -97,3 +97,60 @@ class IllegalRuleStage(DomainError):
 
 class RuleVersionIsRetired(IllegalRuleStage):
     """A retired version stays retired: draft a copy to bring its rules back."""
+
+
+class UserNotFound(DomainError):
+    def __init__(self, user_id: object) -> None:
+        super().__init__(f"user {user_id} does not exist")
+        self.user_id = user_id
+
+
+class UsernameTaken(InvalidCommand):
+    """A username is unique within its tenant."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__("username", f"{username} is taken")
+        self.username = username
+
+
+class UserDisabled(DomainError):
+    """A disabled user gains no role, password or API key until enabled again."""
+
+
+class UserNotDisabled(DomainError):
+    pass
+
+
+class RoleAlreadyHeld(DomainError):
+    def __init__(self, username: str, role: str) -> None:
+        super().__init__(f"{username} holds the role {role} already")
+        self.role = role
+
+
+class RoleNotHeld(DomainError):
+    def __init__(self, username: str, role: str) -> None:
+        super().__init__(f"{username} does not hold the role {role}")
+        self.role = role
+
+
+class TooManyApiKeys(DomainError):
+    """A user holds a bounded number of active API keys: revoke one to issue another."""
+
+
+class ApiKeyNotFound(DomainError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id} does not exist")
+        self.key_id = key_id
+
+
+class ApiKeyAlreadyRevoked(DomainError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id} is revoked already")
+        self.key_id = key_id
+
+
+class WrongPassword(InvalidCommand):
+    """The current password given to change it is not the user's."""
+
+    def __init__(self) -> None:
+        super().__init__("current_password", "is not the current password")

@@ -16,6 +16,7 @@ from vigil.application.domain_events import DomainEventFeed
 from vigil.application.entity_summary import EntitySummaries
 from vigil.application.evidence import CaseFileRow, CommentRow, EvidenceBook
 from vigil.application.label_book import LabelBook, LabelRow
+from vigil.application.permissions import Principal
 from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
 from vigil.graphql.alerts.loaders import (
@@ -47,6 +48,8 @@ class VigilContext(BaseContext, kw_only=True):
     case_files: DataLoader[UUID, list[CaseFileRow]]
     domain_events: DomainEventFeed | None = None
     """Live domain events for subscriptions; None when the server runs without NATS."""
+    principal: Principal | None = None
+    """Who is asking; None for a request that proved nobody, which every root field refuses."""
 
 
 Info = strawberry.Info[VigilContext, None]
@@ -58,6 +61,7 @@ def make_context(
     tenant_id: str,
     actor: str,
     domain_events: DomainEventFeed | None = None,
+    principal: Principal | None = None,
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
@@ -76,4 +80,5 @@ def make_context(
         comments=comments_loader(read_models.evidence_book, tenant_id),
         case_files=case_files_loader(read_models.evidence_book, tenant_id),
         domain_events=domain_events,
+        principal=principal,
     )

@@ -202,6 +202,11 @@ class AuthSettings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     """Argon2id lanes."""
 
+    principal_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a server keeps what a credential proved before reading the user again: a
+    revoked key, a disabled user or a revoked role takes effect within this time. 0 reads the
+    event store on every request."""
+
     redis_key_prefix: str | None = None
     """Prefix of the refresh-token and throttle keys in Redis; unset means
     `<VIGIL_REDIS_KEY_PREFIX>:auth`, so a test's own feature prefix covers them too."""

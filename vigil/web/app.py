@@ -11,18 +11,21 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Scope
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from vigil.application.casework import Casework
 from vigil.application.domain_events import DomainEventFeed
+from vigil.application.permissions import Principal
 from vigil.application.read_models import ReadModels
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
+from vigil.web.auth import ApiAuthentication, Identity, auth_router
 from vigil.web.case_files import CaseFileStorage, case_file_router
 from vigil.web.console import AlertConsole
 from vigil.web.errors import exception_handlers
@@ -39,6 +42,10 @@ KEEP_ALIVE_SECONDS = 15.0
 (graphql-transport-ws clients ping on their own)."""
 
 CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
+
+UNAUTHENTICATED = ["^/healthz$", "^/static/", "^/$", "^/alerts"]
+"""Paths no credentials are looked for on: probes, static files, and the console, which gets its
+own login (sessions in signed cookies) next."""
 """JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
 
 
@@ -48,9 +55,11 @@ class WebDeps:
 
     alert_desk: Casework
     read_models: ReadModels
+    identity: Identity
+    """Tells who calls the API and logs users in."""
     tenant_id: str
     actor: str
-    """Who console and GraphQL commands are recorded as, until identity arrives."""
+    """Who console commands are recorded as, until the console has its own login."""
     csrf_secret: str
     """Signs the console's CSRF tokens; keep it stable across processes behind one address."""
     case_files: CaseFileStorage | None = None
@@ -83,15 +92,18 @@ def create_app(deps: WebDeps) -> Litestar:
     handlers: list[ControllerRouterHandler] = [
         healthz,
         AlertConsole,
+        auth_router(deps.alert_desk, deps.identity),
         _graphql_controller(deps),
         create_static_files_router(path="/static", directories=[HERE / "static"]),
     ]
     if deps.case_files is not None:
-        handlers.append(
-            case_file_router(deps.alert_desk, deps.case_files, deps.tenant_id, deps.actor)
-        )
+        handlers.append(case_file_router(deps.alert_desk, deps.case_files))
+    authentication = DefineMiddleware(
+        ApiAuthentication, desk=deps.alert_desk, identity=deps.identity, exclude=UNAUTHENTICATED
+    )
     return Litestar(
         route_handlers=handlers,
+        middleware=[authentication],
         dependencies=_console_dependencies(deps),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(secret=deps.csrf_secret, exclude=CSRF_EXEMPT, cookie_httponly=True),
@@ -122,9 +134,18 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
 
 
 def _graphql_controller(deps: WebDeps) -> type:
-    async def context_getter() -> VigilContext:
+    async def context_getter(scope: Scope) -> VigilContext:
+        # The explorer page needs no principal; every root field refuses a request without one.
+        principal = scope.get("user")
+        if not isinstance(principal, Principal):
+            return make_context(deps.alert_desk, deps.read_models, "", "", deps.domain_events)
         return make_context(
-            deps.alert_desk, deps.read_models, deps.tenant_id, deps.actor, deps.domain_events
+            deps.alert_desk,
+            deps.read_models,
+            principal.tenant_id,
+            principal.username,
+            deps.domain_events,
+            principal,
         )
 
     # Subscriptions speak both graphql-transport-ws and the older graphql-ws; a browser page

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 import anyio.to_thread
-from litestar import Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -34,7 +34,9 @@ from vigil.application.case_files import (
     read_file,
 )
 from vigil.application.casework import Casework
+from vigil.application.permissions import Permission, Principal
 from vigil.domain.errors import CaseNotFound, DomainError, InvalidCommand
+from vigil.web.auth import requires
 
 log = logging.getLogger("vigil.web.case_files")
 
@@ -59,18 +61,21 @@ def problem(status: int, title: str, detail: str, field: str | None = None) -> R
     return Response(body, status_code=status, media_type="application/problem+json")
 
 
-def case_file_router(desk: Casework, files: CaseFileStorage, tenant_id: str, actor: str) -> Router:
-    """The upload and download routes, for the one tenant and actor this server acts for."""
+def case_file_router(desk: Casework, files: CaseFileStorage) -> Router:
+    """The upload and download routes, in the caller's tenant and recorded as the caller."""
 
     @post(
         "/{case_id:uuid}/files",
         request_max_body_size=files.policy.max_bytes + MULTIPART_OVERHEAD,
         status_code=HTTP_201_CREATED,
+        guards=[requires(Permission.CASES_ACT)],
     )
     async def upload(
+        request: Request[Principal, Any, Any],
         case_id: FromPath[UUID],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[Any]:
+        caller = request.user
         file = data.get("file")
         if not isinstance(file, UploadFile):
             return problem(HTTP_422_UNPROCESSABLE_ENTITY, "Invalid upload", "no file part", "file")
@@ -82,9 +87,9 @@ def case_file_router(desk: Casework, files: CaseFileStorage, tenant_id: str, act
                 desk,
                 files.store,
                 files.policy,
-                tenant_id,
+                caller.tenant_id,
                 case_id,
-                actor,
+                caller.username,
                 upload,
             )
         except DomainError as error:
@@ -97,11 +102,14 @@ def case_file_router(desk: Casework, files: CaseFileStorage, tenant_id: str, act
         }
         return Response(body, status_code=HTTP_201_CREATED)
 
-    @get("/{case_id:uuid}/files/{sha256:str}")
-    async def download(case_id: FromPath[UUID], sha256: FromPath[str]) -> Response[Any]:
+    @get("/{case_id:uuid}/files/{sha256:str}", guards=[requires(Permission.CASES_READ)])
+    async def download(
+        request: Request[Principal, Any, Any], case_id: FromPath[UUID], sha256: FromPath[str]
+    ) -> Response[Any]:
+        tenant = request.user.tenant_id
         try:
             attachment, content = await anyio.to_thread.run_sync(
-                read_file, desk, files.store, tenant_id, case_id, sha256
+                read_file, desk, files.store, tenant, case_id, sha256
             )
         except DomainError as error:
             return _refusal(error)

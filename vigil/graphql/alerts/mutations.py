@@ -12,6 +12,7 @@ import anyio.to_thread
 import strawberry
 
 from vigil.application.alert_desk import AlertDesk, BulkOutcome
+from vigil.application.permissions import Permission
 from vigil.domain import alert as domain
 from vigil.domain.errors import DomainError
 from vigil.graphql.alerts.errors import (
@@ -25,6 +26,7 @@ from vigil.graphql.alerts.queries import parse_id
 from vigil.graphql.alerts.types import Alert
 from vigil.graphql.context import Info
 from vigil.graphql.errors import InvalidInputError
+from vigil.graphql.permissions import needs
 
 
 @strawberry.input
@@ -118,7 +120,10 @@ class BulkAlertResult:
 
 @strawberry.type
 class AlertMutations:
-    @strawberry.mutation(description="Tells the team someone is looking at the alert.")
+    @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT),
+        description="Tells the team someone is looking at the alert.",
+    )
     async def acknowledge_alert(
         self,
         info: Info,
@@ -138,8 +143,9 @@ class AlertMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT),
         description="One analyst action on an alert: assign (text is the assignee), comment, "
-        "escalate, dismiss, resolve or reopen (text is the reason)."
+        "escalate, dismiss, resolve or reopen (text is the reason).",
     )
     async def act_on_alert(
         self, info: Info, action: AlertAction, input: AlertActionInput
@@ -157,8 +163,9 @@ class AlertMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT),
         description="Acknowledges, assigns (text is the assignee) or dismisses (text is the "
-        "reason) many alerts in one command; an alert that refuses is named with the reason."
+        "reason) many alerts in one command; an alert that refuses is named with the reason.",
     )
     async def act_on_alerts(
         self, info: Info, action: BulkAlertAction, alert_ids: list[strawberry.ID], text: str = ""

@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 
 from vigil.application.alert_queue import AlertOrder, AlertQueueFilter
+from vigil.application.permissions import Permission
 from vigil.domain.errors import InvalidCommand
 from vigil.domain.tags import tag_name
 from vigil.graphql.alerts.types import (
@@ -22,6 +23,7 @@ from vigil.graphql.alerts.types import (
     Severity,
 )
 from vigil.graphql.context import Info
+from vigil.graphql.permissions import needs
 from vigil.graphql.prefetch import selects
 
 MAX_PAGE_SIZE = 500
@@ -71,7 +73,10 @@ async def prefetch_nested(info: Info, alerts: list[Alert]) -> None:
 
 @strawberry.type
 class AlertQueries:
-    @strawberry.field(description="The caller's alert queue, newest first unless ordered.")
+    @strawberry.field(
+        extensions=needs(Permission.ALERTS_READ),
+        description="The caller's alert queue, newest first unless ordered.",
+    )
     async def alerts(
         self,
         info: Info,
@@ -119,7 +124,10 @@ class AlertQueries:
             total_count=page.total,
         )
 
-    @strawberry.field(description="One alert of the caller's tenant; null if there is none.")
+    @strawberry.field(
+        extensions=needs(Permission.ALERTS_READ),
+        description="One alert of the caller's tenant; null if there is none.",
+    )
     async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
         alert_id = parse_id(id)
         if alert_id is None:

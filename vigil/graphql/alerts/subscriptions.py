@@ -7,10 +7,12 @@ from collections.abc import AsyncGenerator
 import anyio.to_thread
 import strawberry
 
+from vigil.application.permissions import Permission
 from vigil.domain import alert as domain
 from vigil.graphql.alerts.types import Alert, Severity
 from vigil.graphql.context import Info
 from vigil.graphql.live_events import live_events
+from vigil.graphql.permissions import needs
 
 SEVERITY_ORDER = (Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
 
@@ -24,8 +26,9 @@ def at_least(severity: str, minimum: Severity | None) -> bool:
 @strawberry.type
 class AlertSubscriptions:
     @strawberry.subscription(
+        extensions=needs(Permission.ALERTS_READ),
         description="The caller's alerts as they are raised (at or above `minSeverity` if "
-        "given), each as it stands when delivered."
+        "given), each as it stands when delivered.",
     )
     async def alert_raised(
         self, info: Info, min_severity: Severity | None = None

@@ -10,6 +10,7 @@ import anyio.to_thread
 import strawberry
 
 from vigil.application.case_files import remove_file
+from vigil.application.permissions import Permission
 from vigil.domain import case as domain
 from vigil.domain.errors import (
     AlertInAnotherCase,
@@ -25,6 +26,7 @@ from vigil.graphql.alerts.queries import parse_id
 from vigil.graphql.cases.types import Case, CaseStatus, Disposition, Priority
 from vigil.graphql.context import Info
 from vigil.graphql.errors import Error, InvalidInputError
+from vigil.graphql.permissions import needs
 
 
 @strawberry.type(description="No alert or case with this id exists for the caller's tenant.")
@@ -102,7 +104,10 @@ class RemoveCaseFileInput:
 
 @strawberry.type
 class CaseMutations:
-    @strawberry.mutation(description="Opens a case from one or more alerts and links them to it.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
+        description="Opens a case from one or more alerts and links them to it.",
+    )
     async def open_case(self, info: Info, input: OpenCaseInput) -> CaseResult:
         alert_ids = [parse_id(a) for a in input.alert_ids]
         if None in alert_ids:
@@ -119,8 +124,9 @@ class CaseMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
         description="Closes a case with a disposition; confirmed fraud and false positives "
-        "label the records of its alerts in the same command."
+        "label the records of its alerts in the same command.",
     )
     async def close_case(self, info: Info, input: CloseCaseInput) -> CaseResult:
         ctx = info.context
@@ -131,7 +137,9 @@ class CaseMutations:
             ),
         )
 
-    @strawberry.mutation(description="Hands the case to an analyst.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT), description="Hands the case to an analyst."
+    )
     async def assign_case(self, info: Info, input: AssignCaseInput) -> CaseResult:
         ctx = info.context
         return await _on_case(
@@ -141,7 +149,9 @@ class CaseMutations:
             ),
         )
 
-    @strawberry.mutation(description="Adds a note to the case's record.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT), description="Adds a note to the case's record."
+    )
     async def comment_on_case(self, info: Info, input: CommentOnCaseInput) -> CaseResult:
         ctx = info.context
         return await _on_case(
@@ -152,8 +162,9 @@ class CaseMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
         description="Moves the case along open -> investigating <-> pending_info; closing has "
-        "closeCase."
+        "closeCase.",
     )
     async def change_case_status(self, info: Info, input: ChangeCaseStatusInput) -> CaseResult:
         ctx = info.context
@@ -164,17 +175,24 @@ class CaseMutations:
             ),
         )
 
-    @strawberry.mutation(description="Adds an alert to the case and links it there.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
+        description="Adds an alert to the case and links it there.",
+    )
     async def attach_alert_to_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
         return await _on_case_alert(input, info.context.alert_desk.attach_alert, info)
 
-    @strawberry.mutation(description="Takes an alert out of the case; the case keeps at least one.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
+        description="Takes an alert out of the case; the case keeps at least one.",
+    )
     async def detach_alert_from_case(self, info: Info, input: CaseAlertInput) -> CaseResult:
         return await _on_case_alert(input, info.context.alert_desk.detach_alert, info)
 
     @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
         description="Takes a file off the case's list; the log keeps that it was there, and why "
-        "it went. Files are attached with POST /api/v1/cases/{id}/files."
+        "it went. Files are attached with POST /api/v1/cases/{id}/files.",
     )
     async def remove_case_file(self, info: Info, input: RemoveCaseFileInput) -> CaseResult:
         ctx = info.context
@@ -185,7 +203,10 @@ class CaseMutations:
             ),
         )
 
-    @strawberry.mutation(description="Reopens a closed case for more investigation.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT),
+        description="Reopens a closed case for more investigation.",
+    )
     async def reopen_case(self, info: Info, input: ReopenCaseInput) -> CaseResult:
         ctx = info.context
         return await _on_case(

@@ -5,18 +5,23 @@ from __future__ import annotations
 import strawberry
 
 from vigil.application.case_list import CaseListFilter, CaseOrder
+from vigil.application.permissions import Permission
 from vigil.domain.errors import InvalidCommand
 from vigil.domain.tags import tag_name
 from vigil.graphql.alerts.queries import invalid_argument, parse_id
 from vigil.graphql.cases.types import Case, CaseConnection, CaseEdge, CaseStatus, Priority
 from vigil.graphql.context import Info
+from vigil.graphql.permissions import needs
 
 strawberry.enum(CaseOrder)
 
 
 @strawberry.type
 class CaseQueries:
-    @strawberry.field(description="The caller's cases, newest first unless ordered.")
+    @strawberry.field(
+        extensions=needs(Permission.CASES_READ),
+        description="The caller's cases, newest first unless ordered.",
+    )
     async def cases(
         self,
         info: Info,
@@ -50,7 +55,10 @@ class CaseQueries:
             total_count=page.total,
         )
 
-    @strawberry.field(description="One case of the caller's tenant; null if there is none.")
+    @strawberry.field(
+        extensions=needs(Permission.CASES_READ),
+        description="One case of the caller's tenant; null if there is none.",
+    )
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
         case_id = parse_id(id)
         if case_id is None:

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from vigil.application.domain_events import DomainEventNotice
+from vigil.application.permissions import Permission
 from vigil.domain import case as domain
 from vigil.domain.errors import CaseNotFound
 from vigil.graphql.alerts.queries import invalid_argument, parse_id
@@ -18,6 +19,7 @@ from vigil.graphql.alerts.types import jsonable
 from vigil.graphql.cases.types import Case
 from vigil.graphql.context import Info
 from vigil.graphql.live_events import live_events
+from vigil.graphql.permissions import needs
 
 
 @strawberry.type(description="Something that happened to one of the caller's cases.")
@@ -57,7 +59,8 @@ class CaseEvent:
 @strawberry.type
 class CaseSubscriptions:
     @strawberry.subscription(
-        description="Every change to the caller's cases, or to one case if `caseId` is given."
+        extensions=needs(Permission.CASES_READ),
+        description="Every change to the caller's cases, or to one case if `caseId` is given.",
     )
     async def case_changed(
         self, info: Info, case_id: strawberry.ID | None = None

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from vigil.application.alert_queue import AlertQueueFilter
 from vigil.application.label_book import LabelFilter
+from vigil.application.permissions import Permission
 from vigil.domain.label import SubjectKind
 from vigil.graphql.alerts.types import Alert
 from vigil.graphql.cases.types import Case
 from vigil.graphql.context import Info
 from vigil.graphql.entities.types import Entity, EntitySummary
 from vigil.graphql.labels.types import Label
+from vigil.graphql.permissions import needs
 
 MAX_ALERTS_SHOWN = 500
 
 
 @strawberry.type
 class EntityQueries:
-    @strawberry.field(description="One entity of the caller's tenant; null if nothing is known.")
-    async def entity(self, info: Info, id: str, source: str | None = None) -> Entity | None:
-        ctx = info.context
+    @strawberry.field(
+        extensions=needs(Permission.ALERTS_READ),
+        description="One entity of the caller's tenant; null if nothing is known.",
+    )
+    async def entity(
+        self,
+        info: Info,
+        id: str,
+        source_name: Annotated[str | None, strawberry.argument(name="source")] = None,
+    ) -> Entity | None:
+        ctx, source = info.context, source_name
         where = AlertQueueFilter(ctx.tenant_id, entity_id=id, source=source)
         page = await ctx.alert_queue.page(where, MAX_ALERTS_SHOWN, None)
         records = {row.record_id for row in page.rows}

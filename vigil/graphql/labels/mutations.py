@@ -8,12 +8,14 @@ from typing import Annotated
 import anyio.to_thread
 import strawberry
 
+from vigil.application.permissions import Permission
 from vigil.domain import label as domain
 from vigil.domain.errors import InvalidCommand, LabelNotApplied
 from vigil.graphql.cases.mutations import NotAllowedError
 from vigil.graphql.context import Info
 from vigil.graphql.errors import InvalidInputError
 from vigil.graphql.labels.types import Label, LabelSource, SubjectKind, Verdict
+from vigil.graphql.permissions import needs
 
 
 @strawberry.type(description="The verdict was recorded, or revoked.")
@@ -49,7 +51,10 @@ class RevokeLabelInput:
 
 @strawberry.type
 class LabelMutations:
-    @strawberry.mutation(description="Gives a verdict on a record or an entity; the latest wins.")
+    @strawberry.mutation(
+        extensions=needs(Permission.LABELS_WRITE),
+        description="Gives a verdict on a record or an entity; the latest wins.",
+    )
     async def label_subject(self, info: Info, input: LabelInput) -> LabelResult:
         ctx = info.context
         subject = (input.subject.source, input.subject.kind, input.subject.subject_id)
@@ -60,7 +65,10 @@ class LabelMutations:
             )
         )
 
-    @strawberry.mutation(description="Withdraws the standing verdict, with the reason.")
+    @strawberry.mutation(
+        extensions=needs(Permission.LABELS_WRITE),
+        description="Withdraws the standing verdict, with the reason.",
+    )
     async def revoke_label(self, info: Info, input: RevokeLabelInput) -> LabelResult:
         ctx = info.context
         subject = (input.subject.source, input.subject.kind, input.subject.subject_id)

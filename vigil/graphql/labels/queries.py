@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from vigil.application.label_book import LabelFilter
+from vigil.application.permissions import Permission
 from vigil.domain.errors import InvalidCommand
 from vigil.graphql.alerts.queries import invalid_argument
 from vigil.graphql.context import Info
 from vigil.graphql.labels.types import Label, SubjectKind, Verdict
+from vigil.graphql.permissions import needs
 
 
 @strawberry.type
 class LabelQueries:
-    @strawberry.field(description="Standing labels of the caller's tenant, most recent first.")
+    @strawberry.field(
+        extensions=needs(Permission.LABELS_READ),
+        description="Standing labels of the caller's tenant, most recent first.",
+    )
     async def labels(
         self,
         info: Info,
         first: int = 50,
-        source: str | None = None,
+        source_name: Annotated[str | None, strawberry.argument(name="source")] = None,
         kind: SubjectKind | None = None,
         subject_id: str | None = None,
         verdict: Verdict | None = None,
     ) -> list[Label]:
         where = LabelFilter(
             info.context.tenant_id,
-            source=source,
+            source=source_name,
             kind=None if kind is None else str(kind),
             subject_id=subject_id,
             verdict=None if verdict is None else str(verdict),

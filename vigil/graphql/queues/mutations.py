@@ -9,6 +9,7 @@ import anyio.to_thread
 import strawberry
 
 from vigil.application import queues
+from vigil.application.permissions import Permission
 from vigil.domain import queue as domain
 from vigil.domain.errors import InvalidCommand, QueueNotFound
 from vigil.graphql.alerts.queries import parse_id
@@ -17,6 +18,7 @@ from vigil.graphql.cases.mutations import NotFoundError
 from vigil.graphql.cases.types import Case
 from vigil.graphql.context import Info
 from vigil.graphql.errors import Error, InvalidInputError
+from vigil.graphql.permissions import needs
 from vigil.graphql.queues.types import Assignment, Queue, QueueCriteriaInput, QueueKind
 
 
@@ -82,7 +84,10 @@ class RetireQueueInput:
 
 @strawberry.type
 class QueueMutations:
-    @strawberry.mutation(description="Defines a queue: its criteria, SLA and assignment.")
+    @strawberry.mutation(
+        extensions=needs(Permission.QUEUES_MANAGE),
+        description="Defines a queue: its criteria, SLA and assignment.",
+    )
     async def define_queue(self, info: Info, input: DefineQueueInput) -> QueueResult:
         ctx = info.context
         return await _run(
@@ -96,7 +101,10 @@ class QueueMutations:
             )
         )
 
-    @strawberry.mutation(description="Replaces a queue's criteria, SLA, assignment and members.")
+    @strawberry.mutation(
+        extensions=needs(Permission.QUEUES_MANAGE),
+        description="Replaces a queue's criteria, SLA, assignment and members.",
+    )
     async def redefine_queue(self, info: Info, input: RedefineQueueInput) -> QueueResult:
         ctx, queue_id = info.context, parse_id(input.queue_id)
         if queue_id is None:
@@ -107,7 +115,10 @@ class QueueMutations:
             )
         )
 
-    @strawberry.mutation(description="Retires a queue: it lists and hands out nothing more.")
+    @strawberry.mutation(
+        extensions=needs(Permission.QUEUES_MANAGE),
+        description="Retires a queue: it lists and hands out nothing more.",
+    )
     async def retire_queue(self, info: Info, input: RetireQueueInput) -> QueueResult:
         ctx, queue_id = info.context, parse_id(input.queue_id)
         if queue_id is None:
@@ -119,8 +130,9 @@ class QueueMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT, Permission.CASES_ACT),
         description="Assigns the oldest item waiting in the queue to the caller and returns it; "
-        "two analysts asking at once never get the same item."
+        "two analysts asking at once never get the same item.",
     )
     async def take_next(self, info: Info, queue_id: strawberry.ID) -> TakeNextResult:
         ctx, parsed = info.context, parse_id(queue_id)

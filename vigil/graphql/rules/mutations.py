@@ -9,6 +9,7 @@ import anyio.to_thread
 import strawberry
 
 from vigil.application import rule_sets
+from vigil.application.permissions import Permission
 from vigil.domain import rule_set as domain
 from vigil.domain.errors import (
     IllegalRuleStage,
@@ -20,6 +21,7 @@ from vigil.graphql.alerts.types import Severity
 from vigil.graphql.cases.mutations import NotAllowedError, NotFoundError
 from vigil.graphql.context import Info
 from vigil.graphql.errors import InvalidInputError
+from vigil.graphql.permissions import needs
 from vigil.graphql.rules.types import RuleAction, RuleSet, RuleStage
 
 
@@ -63,7 +65,8 @@ class RuleVersionInput:
 @strawberry.type
 class RuleMutations:
     @strawberry.mutation(
-        description="Drafts the source's next rule version; it decides nothing yet."
+        extensions=needs(Permission.RULES_MANAGE),
+        description="Drafts the source's next rule version; it decides nothing yet.",
     )
     async def draft_rules(self, info: Info, input: DraftRulesInput) -> RuleSetResult:
         ctx = info.context
@@ -76,19 +79,24 @@ class RuleMutations:
         )
 
     @strawberry.mutation(
+        extensions=needs(Permission.RULES_MANAGE),
         description="Makes a version the one that decides, from the next scored batch on; the "
-        "version it replaces is retired in the same event."
+        "version it replaces is retired in the same event.",
     )
     async def publish_rules(self, info: Info, input: RuleVersionInput) -> RuleSetResult:
         return await _moved(info, input, RuleStage.PUBLISHED)
 
-    @strawberry.mutation(description="Puts a draft in shadow: kept beside the published version.")
+    @strawberry.mutation(
+        extensions=needs(Permission.RULES_MANAGE),
+        description="Puts a draft in shadow: kept beside the published version.",
+    )
     async def shadow_rules(self, info: Info, input: RuleVersionInput) -> RuleSetResult:
         return await _moved(info, input, RuleStage.SHADOW)
 
     @strawberry.mutation(
+        extensions=needs(Permission.RULES_MANAGE),
         description="Retires a version; retiring the published one leaves the model to decide "
-        "alone."
+        "alone.",
     )
     async def retire_rules(self, info: Info, input: RuleVersionInput) -> RuleSetResult:
         return await _moved(info, input, RuleStage.RETIRED)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from vigil.application.permissions import Permission
 from vigil.domain import alert as alert_domain
 from vigil.graphql.alerts.errors import AlertCommandError
 from vigil.graphql.alerts.mutations import AlertChanged, AlertResult, _on_alert
 from vigil.graphql.alerts.types import Alert
 from vigil.graphql.cases.mutations import CaseResult, _on_case
 from vigil.graphql.context import Info
+from vigil.graphql.permissions import needs
 
 
 @strawberry.input
@@ -22,7 +24,10 @@ class TagInput:
 
 @strawberry.type
 class TagMutations:
-    @strawberry.mutation(description="Puts a tag on an alert, open or closed.")
+    @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT),
+        description="Puts a tag on an alert, open or closed.",
+    )
     async def tag_alert(self, info: Info, input: TagInput) -> AlertResult:
         ctx = info.context
         return _alert_result(
@@ -32,7 +37,9 @@ class TagMutations:
             )
         )
 
-    @strawberry.mutation(description="Takes a tag off an alert.")
+    @strawberry.mutation(
+        extensions=needs(Permission.ALERTS_ACT), description="Takes a tag off an alert."
+    )
     async def untag_alert(self, info: Info, input: TagInput) -> AlertResult:
         ctx = info.context
         return _alert_result(
@@ -44,7 +51,9 @@ class TagMutations:
             )
         )
 
-    @strawberry.mutation(description="Puts a tag on a case, open or closed.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT), description="Puts a tag on a case, open or closed."
+    )
     async def tag_case(self, info: Info, input: TagInput) -> CaseResult:
         ctx = info.context
         return await _on_case(
@@ -52,7 +61,9 @@ class TagMutations:
             lambda case_id: ctx.alert_desk.tag_case(ctx.tenant_id, case_id, ctx.actor, input.tag),
         )
 
-    @strawberry.mutation(description="Takes a tag off a case.")
+    @strawberry.mutation(
+        extensions=needs(Permission.CASES_ACT), description="Takes a tag off a case."
+    )
     async def untag_case(self, info: Info, input: TagInput) -> CaseResult:
         ctx = info.context
         return await _on_case(
