@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.identity_ports import AccessClaims, PasswordHasher
+from vigil.application.identity_ports import AccessClaims, PasswordHasher, RefreshGrant
 from vigil.application.permissions import Permission, Principal, Via, permissions_of
 from vigil.domain.api_key import (
     ApiKey,
@@ -283,11 +283,11 @@ def authenticate_token(desk: AlertDesk, claims: AccessClaims) -> Principal | Non
     return _principal(user, "token", roles, permissions_of(roles))
 
 
-def standing_principal(desk: AlertDesk, tenant_id: str, user_id: UUID) -> Principal | None:
+def standing_principal(desk: AlertDesk, grant: RefreshGrant) -> Principal | None:
     """The principal a refresh token stands for, with the user's roles as they are now; None
-    once the user is disabled or gone."""
-    user = desk.owned(tenant_id, user_id, User)
-    if user is None or user.disabled:
+    once the user is disabled or gone, or has changed password since that login."""
+    user = desk.owned(grant.tenant_id, grant.user_id, User)
+    if user is None or not user.accepts_token(grant.logged_in_at):
         return None
     return _principal(user, "token", user.roles, permissions_of(user.roles))
 

@@ -59,6 +59,8 @@ class RefreshGrant:
     tenant_id: str
     family: str
     """Every token rotated from one login shares a family; reuse of a spent token revokes it."""
+    logged_in_at: datetime
+    """When the family's login happened: a password changed since then ends the family."""
 
 
 class RefreshTokens(Protocol):

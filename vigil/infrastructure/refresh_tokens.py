@@ -13,7 +13,7 @@ import math
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -39,7 +39,7 @@ redis.call('HSET', KEYS[1], 'current', ARGV[2], 'renewed', ARGV[3])
 local left = math.ceil(ends - now)
 redis.call('EXPIRE', KEYS[1], math.min(ttl, left))
 redis.call('SET', KEYS[2], ARGV[7], 'EX', left)
-return {'ok', family[4]}
+return {'ok', family[4], family[2]}
 """
 """Spends the family's current token and makes the next one, in one step: of two rotations of
 one token, the second finds it spent. KEYS: family, next token, user's families. ARGV: spent
@@ -153,7 +153,8 @@ class RedisRefreshTokens(RefreshTokens):
         verdict = _text(outcome[0])
         if verdict != "ok":
             raise InvalidToken(REFUSALS[verdict])
-        return RefreshGrant(UUID(user_id), _text(outcome[1]), family), next_token
+        born = datetime.fromtimestamp(float(_text(outcome[2])), UTC)
+        return RefreshGrant(UUID(user_id), _text(outcome[1]), family, born), next_token
 
     async def revoke(self, token: str) -> None:
         family, user_id = await self._owner(token)
@@ -242,7 +243,8 @@ class InProcessRefreshTokens(RefreshTokens):
         family.current, family.renewed = next_digest, now
         family.digests.append(next_digest)
         self._family_of[next_digest] = family_id
-        return RefreshGrant(family.user_id, family.tenant_id, family_id), next_token
+        born = datetime.fromtimestamp(family.born, UTC)
+        return RefreshGrant(family.user_id, family.tenant_id, family_id, born), next_token
 
     async def revoke(self, token: str) -> None:
         family = self._family_of.get(_digest(token))

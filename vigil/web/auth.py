@@ -212,9 +212,7 @@ def auth_router(desk: AlertDesk, identity: Identity) -> Router:
         except InvalidToken as refused:
             log.info("refresh refused: %s", refused)
             raise NotAuthorizedException("the refresh token is not valid: log in again") from None
-        principal = await anyio.to_thread.run_sync(
-            standing_principal, desk, grant.tenant_id, grant.user_id
-        )
+        principal = await anyio.to_thread.run_sync(standing_principal, desk, grant)
         if principal is None:
             await identity.refresh.revoke(rotated)
             raise NotAuthorizedException("the refresh token is not valid: log in again")
