@@ -286,10 +286,19 @@ def authenticate_token(desk: AlertDesk, claims: AccessClaims) -> Principal | Non
 def standing_principal(desk: AlertDesk, grant: RefreshGrant) -> Principal | None:
     """The principal a refresh token stands for, with the user's roles as they are now; None
     once the user is disabled or gone, or has changed password since that login."""
-    user = desk.owned(grant.tenant_id, grant.user_id, User)
-    if user is None or not user.accepts_token(grant.logged_in_at):
+    return session_principal(desk, grant.tenant_id, grant.user_id, grant.logged_in_at)
+
+
+def session_principal(
+    desk: AlertDesk, tenant_id: str, user_id: UUID, logged_in_at: datetime, via: Via = "token"
+) -> Principal | None:
+    """The principal of a login that happened then (a console session, a refresh token's
+    family), with the user's roles as they are now; None once the user is disabled or gone, or
+    has changed password since."""
+    user = desk.owned(tenant_id, user_id, User)
+    if user is None or not user.accepts_login(logged_in_at):
         return None
-    return _principal(user, "token", user.roles, permissions_of(user.roles))
+    return _principal(user, via, user.roles, permissions_of(user.roles))
 
 
 def _owner_of(desk: AlertDesk, key_id: str) -> ApiKeyOwner | None:

@@ -154,7 +154,9 @@ def permissions_of(roles: Iterable[str]) -> frozenset[Permission]:
     return frozenset(granted)
 
 
-Via = Literal["password", "api_key", "token"]
+Via = Literal["password", "api_key", "token", "session"]
+"""How the caller proved who they are: a password just now, an API key, an access or refresh
+token, or a console session."""
 
 
 @dataclass(frozen=True)

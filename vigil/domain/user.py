@@ -268,6 +268,11 @@ class User(Aggregate):
             return None
         return key
 
+    def accepts_login(self, logged_in_at: datetime) -> bool:
+        """Whether a login made then (a console session, a refresh token's family) still
+        stands: the user is enabled and has not changed password since. Exact, unlike tokens."""
+        return not self.disabled and logged_in_at >= self.tokens_valid_from
+
     def accepts_token(self, issued_at: datetime) -> bool:
         """Whether an access token issued then still speaks for the user. Tokens carry whole
         seconds, so the comparison is to the second."""

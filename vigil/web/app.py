@@ -42,11 +42,11 @@ KEEP_ALIVE_SECONDS = 15.0
 (graphql-transport-ws clients ping on their own)."""
 
 CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
+"""JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
 
 UNAUTHENTICATED = ["^/healthz$", "^/static/", "^/$", "^/alerts"]
 """Paths no credentials are looked for on: probes, static files, and the console, which gets its
 own login (sessions in signed cookies) next."""
-"""JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
 
 
 @dataclass
