@@ -129,8 +129,6 @@ async def measure(settings: Settings, alerts: int, requests: int) -> dict[str, f
         alert_desk=desk,
         read_models=build_read_models(settings, served),
         identity=identity.identity,
-        tenant_id="default",
-        actor="bench",
         csrf_secret=uuid.uuid4().hex,
         on_startup=[settle_heap],  # as bootstrap.build_web_app does for `vigil serve`
         on_shutdown=[served.dispose, identity.close],

@@ -333,8 +333,6 @@ def build_web_app(settings: Settings) -> Litestar:
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
         identity=identity.identity,
-        tenant_id=settings.server.default_tenant,
-        actor=settings.server.demo_actor,
         csrf_secret=secret_key(settings),
         case_files=build_case_file_storage(settings),
         domain_events=live,

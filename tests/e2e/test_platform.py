@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.console_client import CSRF_INPUT
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings
@@ -239,6 +240,12 @@ def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
     time.sleep(3)
     assert graphql(base, token, ALERTS)["alerts"]["totalCount"] == len(alerts)
 
-    page = httpx.get(f"{base}/", timeout=10)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        form = browser.get("/login")
+        csrf = CSRF_INPUT.search(form.text)
+        assert csrf is not None
+        signed_in = {**login, "tenant": "default", "_csrf_token": csrf.group(1)}
+        assert browser.post("/login", data=signed_in).status_code == 303
+        page = browser.get("/")
     assert page.status_code == 200
     assert alerts[1]["recordId"] in page.text

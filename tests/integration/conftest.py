@@ -117,8 +117,6 @@ async def client(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
         identity=identity.identity,
-        tenant_id=TENANT,
-        actor=ANALYST,
         csrf_secret="test-csrf-secret",
         case_files=case_file_storage,
         on_startup=startup_hooks,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.builders import detections
+from tests.console_client import csrf_token
 from tests.graphql_client import TENANT
 from tests.integration.conftest import PASSWORD
 from vigil.application.casework import Casework
@@ -39,7 +39,6 @@ Project = Callable[[], Awaitable[None]]
 LOGIN, REFRESH, LOGOUT = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"
 ALERT_COUNT = "{ alerts { totalCount } }"
 NEW_PASSWORD = "a new and even longer passphrase"
-CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def register(desk: Casework, settings: Settings, username: str, *roles: Role) -> User:
@@ -354,13 +353,6 @@ async def raised_alert(desk: Casework, project: Project) -> Detection:
     desk.raise_alerts([detection])
     await project()
     return detection
-
-
-async def csrf_token(client: Client, path: str) -> str:
-    page = await client.get(path)
-    found = CSRF_INPUT.search(page.text)
-    assert found, "the form carries a CSRF token"
-    return found.group(1)
 
 
 def _wrong(token: str) -> str:

@@ -11,20 +11,30 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.builders import detections
+from tests.console_client import csrf_token, sign_in
 from tests.graphql_client import ANALYST, TENANT
+from tests.integration.conftest import PASSWORD
 from vigil.application.casework import Casework
 from vigil.domain.alert import Detection, Severity
 from vigil.infrastructure.settings import Settings
 from vigil.web.alert_pages import PAGE_SIZE
 from vigil.web.app import LifespanHook
-
-CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
+from vigil.web.auth import API_KEY_HEADER
 
 
 @pytest.fixture
 def settings(sqlite_settings: Settings) -> Settings:
     """The console reads only through the ports the GraphQL tests run on both stores."""
     return sqlite_settings
+
+
+@pytest.fixture
+async def client(client: AsyncTestClient[Any]) -> AsyncTestClient[Any]:
+    """The console as an analyst uses it: signed in through its form, holding a session cookie
+    and no API key."""
+    del client.headers[API_KEY_HEADER]
+    await sign_in(client, ANALYST, PASSWORD)
+    return client
 
 
 @pytest.fixture
@@ -48,13 +58,6 @@ async def raised_alert(desk: Casework, project: Any) -> Detection:
     desk.raise_alerts([detection])
     await project()
     return detection
-
-
-async def csrf_token(client: AsyncTestClient[Any], path: str) -> str:
-    page = await client.get(path)
-    match = CSRF_INPUT.search(page.text)
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
 
 
 async def test_healthz_answers_ok_once_every_startup_hook_has_run(
@@ -206,8 +209,19 @@ async def test_another_tenants_alert_is_not_found(
 
 
 async def test_graphql_is_not_behind_the_consoles_csrf_check(
-    client: AsyncTestClient[Any],
+    client: AsyncTestClient[Any], caller_key: str
 ) -> None:
-    response = await client.post("/graphql", json={"query": "{ alerts { totalCount } }"})
+    query = {"query": "{ alerts { totalCount } }"}
+
+    response = await client.post("/graphql", json=query, headers={API_KEY_HEADER: caller_key})
 
     assert response.json() == {"data": {"alerts": {"totalCount": 0}}}
+
+
+async def test_the_consoles_session_does_not_sign_graphql_requests_in(
+    client: AsyncTestClient[Any],
+) -> None:
+    """A cookie would ride along on cross-site requests; the API wants a header."""
+    response = await client.post("/graphql", json={"query": "{ alerts { totalCount } }"})
+
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

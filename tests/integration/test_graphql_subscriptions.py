@@ -90,8 +90,6 @@ async def serve(
             alert_desk=desk,
             read_models=build_read_models(settings, read_engine),
             identity=identity.identity,
-            tenant_id=TENANT,
-            actor=ANALYST,
             csrf_secret="test-csrf-secret",
             domain_events=live,
             on_startup=[h.start for h in hooks],

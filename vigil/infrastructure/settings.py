@@ -152,9 +152,6 @@ class ServerSettings(BaseSettings):
     """Signs console CSRF tokens (and sessions later); the same in every server process.
     Unset, the embedded default keeps a random one in `<data_dir>/secret.key`."""
 
-    demo_actor: str = "demo-analyst"
-    """Who console and GraphQL commands are recorded as until identity arrives (issue 4)."""
-
 
 class AuthSettings(BaseSettings):
     """Tokens, login throttling and password hashing. Access tokens are signed with a key

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -28,6 +31,7 @@ from vigil.graphql.schema import schema
 from vigil.web.auth import ApiAuthentication, Identity, auth_router
 from vigil.web.case_files import CaseFileStorage, case_file_router
 from vigil.web.console import AlertConsole
+from vigil.web.console_login import console_login
 from vigil.web.errors import exception_handlers
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
@@ -44,9 +48,11 @@ KEEP_ALIVE_SECONDS = 15.0
 CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
 """JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
 
-UNAUTHENTICATED = ["^/healthz$", "^/static/", "^/$", "^/alerts"]
-"""Paths no credentials are looked for on: probes, static files, and the console, which gets its
-own login (sessions in signed cookies) next."""
+UNAUTHENTICATED = ["^/healthz$", "^/static/"]
+"""Paths no credentials are looked for on: probes and static files."""
+
+SESSION_SECONDS = 8 * 60 * 60
+"""A console session lasts a working day; disabling the user or a new password ends it sooner."""
 
 
 @dataclass
@@ -56,10 +62,7 @@ class WebDeps:
     alert_desk: Casework
     read_models: ReadModels
     identity: Identity
-    """Tells who calls the API and logs users in."""
-    tenant_id: str
-    actor: str
-    """Who console commands are recorded as, until the console has its own login."""
+    """Tells who calls the API and the console, and logs users in."""
     csrf_secret: str
     """Signs the console's CSRF tokens; keep it stable across processes behind one address."""
     case_files: CaseFileStorage | None = None
@@ -92,6 +95,7 @@ def create_app(deps: WebDeps) -> Litestar:
     handlers: list[ControllerRouterHandler] = [
         healthz,
         AlertConsole,
+        console_login(deps.alert_desk, deps.identity),
         auth_router(deps.alert_desk, deps.identity),
         _graphql_controller(deps),
         create_static_files_router(path="/static", directories=[HERE / "static"]),
@@ -101,9 +105,17 @@ def create_app(deps: WebDeps) -> Litestar:
     authentication = DefineMiddleware(
         ApiAuthentication, desk=deps.alert_desk, identity=deps.identity, exclude=UNAUTHENTICATED
     )
+    # The console's session cookie: encrypted, http-only, SameSite=Lax, and never read on the
+    # API's paths, which prove their caller with a header (so cross-site requests carry nothing).
+    sessions = CookieBackendConfig(
+        secret=_derived_key(deps.csrf_secret, b"vigil console sessions v1"),
+        key="vigil_session",
+        max_age=SESSION_SECONDS,
+        exclude=CSRF_EXEMPT,
+    )
     return Litestar(
         route_handlers=handlers,
-        middleware=[authentication],
+        middleware=[sessions.middleware, authentication],
         dependencies=_console_dependencies(deps),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(secret=deps.csrf_secret, exclude=CSRF_EXEMPT, cookie_httponly=True),
@@ -128,9 +140,23 @@ def _console_dependencies(deps: WebDeps) -> dict[str, Provide]:
     return {
         "alert_desk": constant(deps.alert_desk),
         "alert_queue": constant(deps.read_models.alert_queue),
-        "tenant_id": constant(deps.tenant_id),
-        "actor": constant(deps.actor),
+        "tenant_id": Provide(_caller_tenant, sync_to_thread=False),
+        "actor": Provide(_caller_name, sync_to_thread=False),
     }
+
+
+# The console's guards make sure there is a principal before these are asked for.
+def _caller_tenant(request: Request[Principal, Any, Any]) -> str:
+    return request.user.tenant_id
+
+
+def _caller_name(request: Request[Principal, Any, Any]) -> str:
+    return request.user.username
+
+
+def _derived_key(secret: str, purpose: bytes) -> bytes:
+    """A 32-byte key of its own for each use of the server secret."""
+    return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
 
 
 def _graphql_controller(deps: WebDeps) -> type:

@@ -15,7 +15,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import anyio.to_thread
 from litestar import Request, Router, post
@@ -36,6 +38,7 @@ from vigil.application.identity import (
     authenticate_api_key,
     authenticate_password,
     authenticate_token,
+    session_principal,
     standing_principal,
 )
 from vigil.application.identity_ports import (
@@ -52,6 +55,8 @@ log = logging.getLogger("vigil.web.auth")
 
 API_KEY_HEADER = "x-api-key"
 SIGN_IN = "sign in: send a bearer token from /api/v1/auth/login or an X-API-Key header"
+SESSION_USER, SESSION_TENANT, SESSION_SINCE = "uid", "tid", "since"
+"""What a console session cookie holds: who logged in, in which tenant, and when."""
 WRONG_LOGIN = "wrong username or password"
 """The one answer to a failed login: it never says which of the two was wrong."""
 
@@ -155,9 +160,37 @@ class ApiAuthentication(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         principal = await principal_of(connection.headers, self.desk, self.identity, self.recent)
+        session = connection.scope.get("session")
+        if principal is None and isinstance(session, dict):
+            principal = await self._signed_in(session)
         return AuthenticationResult(
             user=principal, auth=None if principal is None else principal.via
         )
+
+    async def _signed_in(self, session: dict[str, Any]) -> Principal | None:
+        """The console's user, from the login its session cookie records (the console's paths
+        only: the session middleware never runs on the API's)."""
+        login = session_login(session)
+        if login is None:
+            return None
+        user, tenant, since = login
+        try:
+            user_id = UUID(user)
+        except ValueError:
+            return None
+        credential = f"session {user} {tenant} {since.timestamp()}"
+        return await _remembered(
+            self.recent, credential, session_principal, self.desk, tenant, user_id, since, "session"
+        )
+
+
+def session_login(session: dict[str, Any]) -> tuple[str, str, datetime] | None:
+    """The user id, tenant and login time a session holds, if it holds a login."""
+    try:
+        since = datetime.fromtimestamp(float(session[SESSION_SINCE]), UTC)
+        return str(session[SESSION_USER]), str(session[SESSION_TENANT]), since
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def principal_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

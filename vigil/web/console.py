@@ -20,9 +20,11 @@ from litestar.status_codes import (
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alert_queue import AlertQueue, AlertQueueFilter
+from vigil.application.permissions import Permission
 from vigil.domain.alert import AlertStatus, Severity
 from vigil.domain.errors import AlertNotFound, DomainError, InvalidCommand
 from vigil.web.alert_pages import AlertDetail, alert_detail, choice, queue_view
+from vigil.web.auth import requires
 
 # Litestar checks injected values against their annotations, which a Protocol cannot answer;
 # these come from the composition root, so there is nothing to validate.
@@ -56,6 +58,7 @@ async def _detail_or_404(
 class AlertConsole(Controller):
     path = "/"
     include_in_schema = False
+    guards = [requires(Permission.ALERTS_READ)]
 
     @get("/", name="alert-queue")
     async def queue(
@@ -84,7 +87,11 @@ class AlertConsole(Controller):
         alert = await _detail_or_404(alert_queue, alert_desk, tenant_id, _alert_id(alert_id))
         return Template("alert.html", context={"alert": alert, "error": None})
 
-    @post("/alerts/{alert_id:str}/acknowledge", name="alert-acknowledge")
+    @post(
+        "/alerts/{alert_id:str}/acknowledge",
+        name="alert-acknowledge",
+        guards=[requires(Permission.ALERTS_ACT)],
+    )
     async def acknowledge(
         self,
         alert_id: FromPath[str],
