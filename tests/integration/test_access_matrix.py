@@ -12,27 +12,31 @@ on PostgreSQL: six roles on two stores, in well under a minute.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 from uuid import uuid4
 
 import graphql
 import pytest
 from litestar import Litestar
-from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient, WebSocketTestSession
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.base import StrawberryObjectDefinition
 
+from tests.app_routes import AppRoute, app_routes
 from tests.builders import detections
 from tests.graphql_client import TENANT
-from tests.integration.conftest import api_key_of
+from tests.integration.conftest import PASSWORD, api_key_of
 from vigil.application.casework import Casework
+from vigil.application.identity import issue_api_key, register_user
 from vigil.application.permissions import ROLE_PERMISSIONS, Permission, Role
+from vigil.application.queues import define_queue
+from vigil.bootstrap import build_alert_desk, build_password_hasher
 from vigil.domain.case import Priority
+from vigil.domain.queue import Assignment, QueueCriteria, QueueKind, QueueRules
 from vigil.graphql.permissions import required_by
 from vigil.graphql.schema import schema
 from vigil.infrastructure.settings import Settings
@@ -67,6 +71,8 @@ REST_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
 }
 """What each guarded REST route must need: the REST half of the matrix."""
 
+OTHER_TENANT = "globex"
+
 WRONG_KEY = "vgl_000000000000_" + "A" * 43
 """Shaped like an API key, issued to nobody."""
 
@@ -82,9 +88,15 @@ class RootField:
     def __str__(self) -> str:
         return f"{self.operation} {self.name}"
 
-    def document(self) -> tuple[str, dict[str, Any]]:
+    @property
+    def takes_ids(self) -> bool:
+        return any(_names_an_id(argument.type) for argument in self.definition.args.values())
+
+    def document(
+        self, ids: str | None = None, selection: str = "__typename"
+    ) -> tuple[str, dict[str, Any]]:
         """An operation calling the field with every required argument filled in, as
-        variables, and selecting only `__typename` below it."""
+        variables, and selecting only `selection` below it; every ID is `ids` when given."""
         required = {
             name: argument
             for name, argument in self.definition.args.items()
@@ -94,10 +106,18 @@ class RootField:
         passed = ", ".join(f"{name}: ${name}" for name in required)
         call = f"{self.name}({passed})" if passed else self.name
         if graphql.is_composite_type(graphql.get_named_type(self.definition.type)):
-            call += " { __typename }"
+            call += f" {{ {selection} }}"
         header = f"{self.operation} Matrix({declared})" if declared else self.operation
         text = f"{header} {{ {call} }}"
-        return text, {name: dummy(argument.type) for name, argument in required.items()}
+        values = {name: dummy(argument.type, ids) for name, argument in required.items()}
+        return text, values
+
+
+def _names_an_id(of: graphql.GraphQLInputType) -> bool:
+    named = graphql.get_named_type(of)
+    if isinstance(named, graphql.GraphQLInputObjectType):
+        return any(_names_an_id(field.type) for field in named.fields.values())
+    return named.name == "ID"
 
 
 def root_fields(*operations: Operation) -> list[RootField]:
@@ -115,22 +135,23 @@ def root_fields(*operations: Operation) -> list[RootField]:
     return found
 
 
-def dummy(of: graphql.GraphQLInputType) -> Any:
-    """A value of the type, as a variable carries it; input objects get their required fields."""
+def dummy(of: graphql.GraphQLInputType, ids: str | None = None) -> Any:
+    """A value of the type, as a variable carries it; input objects get their required fields.
+    An ID is `ids`, or a fresh UUID."""
     if isinstance(of, graphql.GraphQLNonNull):
-        return dummy(of.of_type)
+        return dummy(of.of_type, ids)
     if isinstance(of, graphql.GraphQLList):
-        return [dummy(of.of_type)]
+        return [dummy(of.of_type, ids)]
     if isinstance(of, graphql.GraphQLEnumType):
         return next(iter(of.values))
     if isinstance(of, graphql.GraphQLInputObjectType):
         return {
-            name: dummy(field.type)
+            name: dummy(field.type, ids)
             for name, field in of.fields.items()
             if graphql.is_required_input_field(field)
         }
     if isinstance(of, graphql.GraphQLScalarType) and of.name == "ID":
-        return str(uuid4())
+        return ids or str(uuid4())
     assert isinstance(of, graphql.GraphQLScalarType)
     assert of.name in DUMMY_SCALARS, f"add a dummy value for the scalar {of.name}"
     return DUMMY_SCALARS[of.name]
@@ -251,30 +272,11 @@ async def test_every_root_field_asks_a_caller_who_proves_nobody_to_sign_in(
 # REST -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApiRoute:
-    method: str
-    path: str
-    """As declared, with its parameters' types: `/api/v1/cases/{case_id:uuid}/files`."""
-
-    def url(self) -> str:
-        """The path with a value of the right type in each parameter."""
-
-        def value(parameter: re.Match[str]) -> str:
-            return str(uuid4()) if parameter.group(2) == "uuid" else "x"
-
-        return re.sub(r"\{(\w+):(\w+)\}", value, self.path)
+def api_routes(app: Litestar) -> Iterator[AppRoute]:
+    return app_routes(app, lambda path: path.startswith("/api/"))
 
 
-def api_routes(app: Litestar) -> Iterator[ApiRoute]:
-    for route in app.routes:
-        if isinstance(route, HTTPRoute) and route.path.startswith("/api/"):
-            for handler in route.route_handlers:
-                for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
-                    yield ApiRoute(method, route.path)
-
-
-def guarded_routes(app: Litestar) -> list[ApiRoute]:
+def guarded_routes(app: Litestar) -> list[AppRoute]:
     return [r for r in api_routes(app) if (r.method, r.path) not in PUBLIC_API]
 
 
@@ -362,3 +364,70 @@ async def test_an_auditor_downloads_a_case_file_but_may_not_upload_one_and_a_dat
     assert engineer_download.status_code == 403
     assert [response.status_code for response in anonymous] == [401, 401]
     assert notifications(desk) == recorded, "the refused uploads recorded nothing"
+
+
+# Tenants --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_tenants_admin(settings: Settings) -> str:
+    """An API key of an admin of another tenant: they may do everything, in their own tenant."""
+    desk = build_alert_desk(settings)
+    try:
+        hasher = build_password_hasher(settings)
+        user = register_user(desk, hasher, OTHER_TENANT, "setup", "root", PASSWORD, ["admin"])
+        expiry = desk.clock() + timedelta(days=1)
+        return issue_api_key(desk, OTHER_TENANT, user.id, "setup", "tests", expiry).plaintext
+    finally:
+        desk.close()
+
+
+@pytest.fixture
+def tenants_work(desk: Casework) -> list[str]:
+    """The ids of an alert, a case and a queue of the test tenant."""
+    found = detections(2, tenant_id=TENANT)
+    desk.raise_alerts(found)
+    case = desk.open_case(TENANT, "ann", "Chargeback", Priority.HIGH, [found[0].alert_id])
+    rules = QueueRules(QueueCriteria(), 30, Assignment.MANUAL)
+    queue = define_queue(desk, TENANT, "lead", "Cards", QueueKind.ALERTS, rules)
+    return [str(found[1].alert_id), str(case.id), str(queue.id)]
+
+
+ID_FIELDS = [field for field in QUERIES_AND_MUTATIONS if field.takes_ids]
+
+LISTS_WHAT_IT_CHANGED = {"BulkAlertResult": "__typename applied"}
+"""Answers that are no error but list what the command changed: that list must be empty."""
+
+
+def test_the_tenant_check_covers_every_kind_of_root_field_that_takes_an_id() -> None:
+    names = {field.name for field in ID_FIELDS}
+
+    assert {"alert", "case", "queue", "acknowledgeAlert", "openCase", "takeNext"} <= names
+
+
+async def test_another_tenants_admin_finds_and_changes_nothing_of_the_tenants_by_its_ids(
+    client: AsyncTestClient[Any], desk: Casework, other_tenants_admin: str, tenants_work: list[str]
+) -> None:
+    """Every query and mutation that takes an id, called with each of the tenant's ids by
+    another tenant's admin: a query answers null, a mutation a not-found error, and nothing
+    is recorded."""
+    client.headers[API_KEY_HEADER] = other_tenants_admin
+    before = notifications(desk)
+    crossed = []
+
+    for field in ID_FIELDS:
+        for known in tenants_work:
+            result = graphql.get_named_type(field.definition.type).name
+            selection = LISTS_WHAT_IT_CHANGED.get(result, "__typename")
+            text, variables = field.document(ids=known, selection=selection)
+            response = await client.post("/graphql", json={"query": text, "variables": variables})
+            answer = response.json()
+            found = (answer.get("data") or {}).get(field.name)
+            if isinstance(found, dict) and result in LISTS_WHAT_IT_CHANGED:
+                found = found["applied"] or None
+            typename = found.get("__typename", "") if isinstance(found, dict) else ""
+            if found is not None and not typename.endswith(("Error", "Empty")):
+                crossed.append(f"{field} with {known}: {answer}")
+
+    assert crossed == []
+    assert notifications(desk) == before
