@@ -73,13 +73,14 @@ from vigil.workers.score import ScoreWorker
 
 def build_alert_desk(settings: Settings, clock: Clock = system_clock) -> Casework:
     """The alerts application, with its cases and labels, on the configured event store."""
+    env, personal = settings.storage.event_store_env(), settings.pii.fields
     try:
-        return Casework(settings.storage.event_store_env(), clock=clock)
+        return Casework(env, clock=clock, personal_fields=personal)
     except (IntegrityError, InternalError):
         # Processes started together race to create the event store's tables and functions on
         # PostgreSQL (neither IF NOT EXISTS nor OR REPLACE is atomic there); the loser finds
         # them made. `vigil run` avoids the race by creating them before any worker starts.
-        return Casework(settings.storage.event_store_env(), clock=clock)
+        return Casework(env, clock=clock, personal_fields=personal)
 
 
 def prepare_stores(settings: Settings) -> None:

@@ -36,6 +36,7 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
         Permission.ALERTS_READ,
         Permission.ALERTS_ACT,
     ),
+    ("POST", "/alerts/{alert_id:str}/reveal"): (Permission.ALERTS_READ, Permission.PII_REVEAL),
 }
 """What each console page and form must need."""
 

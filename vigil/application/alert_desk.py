@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from vigil.application.ports import Clock, system_clock
 from vigil.domain.alert import Alert, Detection
 from vigil.domain.errors import AlertNotFound, DomainError
+from vigil.domain.personal_data import masked_record
 
 DETECTOR_ACTOR = "system:detector"
 
@@ -55,9 +56,16 @@ class AlertDesk(Application[UUID]):
 
     name = "alerts"
 
-    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Clock = system_clock,
+        personal_fields: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.personal_fields = {s: frozenset(f) for s, f in (personal_fields or {}).items()}
+        """Per source, the record fields that are personal: shown masked, revealed on record."""
 
     def raise_alerts(
         self, detections: Sequence[Detection], actor: str = DETECTOR_ACTOR
@@ -138,10 +146,22 @@ class AlertDesk(Application[UUID]):
     ) -> BulkOutcome:
         return self._act_on_many(tenant_id, alert_ids, lambda a, at: a.dismiss(actor, at, reason))
 
+    def reveal_personal_data(
+        self, tenant_id: str, alert_id: UUID, actor: str, fields: Sequence[str], reason: str
+    ) -> dict[str, Any]:
+        """The named personal fields of the alert's record in clear; the reveal is recorded."""
+        alert = self.get_alert(tenant_id, alert_id)
+        personal = self.personal_fields.get(alert.source, frozenset())
+        values = alert.reveal_personal_data(actor, self.clock(), fields, personal, reason)
+        self.save(alert)
+        return values
+
     def timeline(self, tenant_id: str, alert_id: UUID) -> list[TimelineEntry]:
-        """Every event of the alert from the event store, oldest first."""
-        self.get_alert(tenant_id, alert_id)
-        return [event_entry(e) for e in self.events.get(alert_id)]
+        """Every event of the alert from the event store, oldest first, with the personal fields
+        of its record masked."""
+        alert = self.get_alert(tenant_id, alert_id)
+        personal = self.personal_fields.get(alert.source, frozenset())
+        return [event_entry(e, personal) for e in self.events.get(alert_id)]
 
     def _act_on_many(
         self,
@@ -172,8 +192,10 @@ class AlertDesk(Application[UUID]):
         return alert
 
 
-def event_entry(event: Any) -> TimelineEntry:
+def event_entry(event: Any, personal: Collection[str] = frozenset()) -> TimelineEntry:
     details = {k: v for k, v in vars(event).items() if k not in _TIMELINE_HIDDEN}
+    if isinstance(event, Alert.Raised) and personal:
+        details["record"] = masked_record(event.record, personal)
     return TimelineEntry(
         version=event.originator_version,
         event=type(event).__name__,

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 
 from vigil.graphql.alerts.mutations import AlertMutations
+from vigil.graphql.alerts.personal_data import PersonalDataMutations
 from vigil.graphql.alerts.queries import AlertQueries
 from vigil.graphql.alerts.subscriptions import AlertSubscriptions
 from vigil.graphql.cases.mutations import CaseMutations
@@ -56,7 +57,13 @@ class Query(AlertQueries, CaseQueries, LabelQueries, EntityQueries, QueueQueries
 
 @strawberry.type
 class Mutation(
-    AlertMutations, CaseMutations, LabelMutations, QueueMutations, RuleMutations, TagMutations
+    AlertMutations,
+    PersonalDataMutations,
+    CaseMutations,
+    LabelMutations,
+    QueueMutations,
+    RuleMutations,
+    TagMutations,
 ):
     pass
 

@@ -153,6 +153,14 @@ class ServerSettings(BaseSettings):
     Unset, the embedded default keeps a random one in `<data_dir>/secret.key`."""
 
 
+class PiiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_PII_", extra="ignore")
+
+    fields: dict[str, list[str]] = Field(default_factory=dict)
+    """Per source, the record fields that are personal, as JSON: `{"cards": ["CARDHOLDER"]}`.
+    They are shown masked; revealing them needs pii:reveal and is recorded."""
+
+
 class AuthSettings(BaseSettings):
     """Tokens, login throttling and password hashing. Access tokens are signed with a key
     derived from `secret_key()`, so every server process must share `VIGIL_SECRET_KEY`."""
@@ -236,6 +244,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,10 @@ class AlertDetail:
     record: dict[str, Any]
     entity_context: dict[str, float]
     timeline: list[TimelineEntry]
+    personal: tuple[str, ...] = ()
+    """The record's personal fields, shown masked."""
+    revealed: dict[str, Any] = field(default_factory=dict)
+    """Personal fields the viewer just revealed, in clear, for this one page."""
 
     windows = tuple(WINDOWS)
 
@@ -94,6 +98,12 @@ async def alert_detail(
         return None
     raised = next((e for e in timeline if e.event == RAISED), None)
     details = raised.details if raised else {}
+    record = dict(details.get("record", {}))
+    personal = desk.personal_fields.get(row.source, frozenset())
     return AlertDetail(
-        row, dict(details.get("record", {})), dict(details.get("entity_context", {})), timeline
+        row,
+        record,
+        dict(details.get("entity_context", {})),
+        timeline,
+        tuple(name for name in record if name in personal),
     )

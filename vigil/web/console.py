@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from uuid import UUID
 
@@ -37,6 +37,11 @@ Actor = NamedDependency[str]
 @dataclass
 class AcknowledgeForm:
     note: str = ""
+
+
+@dataclass
+class RevealForm:
+    reason: str = ""
 
 
 def _alert_id(value: str) -> UUID:
@@ -119,3 +124,36 @@ class AlertConsole(Controller):
                 "alert.html", context={"alert": alert, "error": str(error)}, status_code=status
             )
         return Redirect(f"/alerts/{uuid}", status_code=HTTP_303_SEE_OTHER)
+
+    @post(
+        "/alerts/{alert_id:str}/reveal",
+        name="alert-reveal",
+        guards=[requires(Permission.PII_REVEAL)],
+    )
+    async def reveal(
+        self,
+        alert_id: FromPath[str],
+        data: URLEncodedBody[RevealForm],
+        alert_queue: Queue,
+        alert_desk: Desk,
+        tenant_id: Tenant,
+        actor: Actor,
+    ) -> Template:
+        """The page with the record's personal fields in clear, this once; the reveal is on
+        the timeline, and reloading the page masks them again."""
+        uuid = _alert_id(alert_id)
+        alert = await _detail_or_404(alert_queue, alert_desk, tenant_id, uuid)
+        reveal = partial(
+            alert_desk.reveal_personal_data, tenant_id, uuid, actor, alert.personal, data.reason
+        )
+        try:
+            values = await anyio.to_thread.run_sync(reveal)
+        except InvalidCommand as error:
+            context = {"alert": alert, "reveal_error": str(error), "error": None}
+            return Template(
+                "alert.html", context=context, status_code=HTTP_422_UNPROCESSABLE_ENTITY
+            )
+        shown = replace(
+            await _detail_or_404(alert_queue, alert_desk, tenant_id, uuid), revealed=values
+        )
+        return Template("alert.html", context={"alert": shown, "error": None})
