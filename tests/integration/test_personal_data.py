@@ -52,6 +52,16 @@ async def alert_on_a_cardholder(desk: Casework, project: Any) -> Detection:
     return found
 
 
+async def console_of(
+    client: AsyncTestClient[Any], settings: Settings, username: str, *roles: str
+) -> AsyncTestClient[Any]:
+    """The client as a browser signed in to the console as a new user with these roles."""
+    del client.headers[API_KEY_HEADER]
+    api_key_of(settings, username, *roles)
+    await sign_in(client, username, PASSWORD)
+    return client
+
+
 async def test_graphql_shows_the_personal_field_masked_in_the_record_and_the_timeline(
     client: AsyncTestClient[Any], alert_on_a_cardholder: Detection
 ) -> None:
@@ -103,15 +113,13 @@ async def test_the_console_masks_the_field_and_reveals_it_to_a_pii_reviewer_on_t
     desk: Casework,
     alert_on_a_cardholder: Detection,
 ) -> None:
-    del client.headers[API_KEY_HEADER]
-    api_key_of(settings, "ivy", "analyst", "pii_reviewer")
-    await sign_in(client, "ivy", PASSWORD)
+    browser = await console_of(client, settings, "ivy", "analyst", "pii_reviewer")
     page = f"/alerts/{alert_on_a_cardholder.alert_id}"
-    masked_page = await client.get(page)
-    form = {"reason": "calling the cardholder", "_csrf_token": await csrf_token(client, page)}
+    masked_page = await browser.get(page)
+    form = {"reason": "calling the cardholder", "_csrf_token": await csrf_token(browser, page)}
 
-    revealed = await client.post(f"{page}/reveal", data=form)
-    again = await client.get(page)
+    revealed = await browser.post(f"{page}/reveal", data=form)
+    again = await browser.get(page)
 
     assert HOLDER not in masked_page.text
     assert "Reveal personal fields" in masked_page.text
@@ -132,14 +140,12 @@ async def test_an_analyst_without_pii_reveal_is_offered_no_reveal_and_refused_on
     desk: Casework,
     alert_on_a_cardholder: Detection,
 ) -> None:
-    del client.headers[API_KEY_HEADER]
-    api_key_of(settings, "ann", "analyst")
-    await sign_in(client, "ann", PASSWORD)
+    browser = await console_of(client, settings, "ann", "analyst")
     page = f"/alerts/{alert_on_a_cardholder.alert_id}"
-    shown = await client.get(page)
-    form = {"reason": "curious", "_csrf_token": await csrf_token(client, page)}
+    shown = await browser.get(page)
+    form = {"reason": "curious", "_csrf_token": await csrf_token(browser, page)}
 
-    refused = await client.post(f"{page}/reveal", data=form)
+    refused = await browser.post(f"{page}/reveal", data=form)
 
     assert "Reveal personal fields" not in shown.text
     assert refused.status_code == 403
