@@ -64,8 +64,11 @@ class AlertDesk(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.clock = clock
-        self.personal_fields = {s: frozenset(f) for s, f in (personal_fields or {}).items()}
-        """Per source, the record fields that are personal: shown masked, revealed on record."""
+        self._personal_fields = {s: frozenset(f) for s, f in (personal_fields or {}).items()}
+
+    def personal_fields_of(self, source: str) -> frozenset[str]:
+        """The source's record fields that are personal: shown masked, revealed on record."""
+        return self._personal_fields.get(source, frozenset())
 
     def raise_alerts(
         self, detections: Sequence[Detection], actor: str = DETECTOR_ACTOR
@@ -151,7 +154,7 @@ class AlertDesk(Application[UUID]):
     ) -> dict[str, Any]:
         """The named personal fields of the alert's record in clear; the reveal is recorded."""
         alert = self.get_alert(tenant_id, alert_id)
-        personal = self.personal_fields.get(alert.source, frozenset())
+        personal = self.personal_fields_of(alert.source)
         values = alert.reveal_personal_data(actor, self.clock(), fields, personal, reason)
         self.save(alert)
         return values
@@ -159,8 +162,7 @@ class AlertDesk(Application[UUID]):
     def timeline(self, tenant_id: str, alert_id: UUID) -> list[TimelineEntry]:
         """Every event of the alert from the event store, oldest first, with the personal fields
         of its record masked."""
-        alert = self.get_alert(tenant_id, alert_id)
-        personal = self.personal_fields.get(alert.source, frozenset())
+        personal = self.personal_fields_of(self.get_alert(tenant_id, alert_id).source)
         return [event_entry(e, personal) for e in self.events.get(alert_id)]
 
     def _act_on_many(

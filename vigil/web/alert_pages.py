@@ -99,7 +99,7 @@ async def alert_detail(
     raised = next((e for e in timeline if e.event == RAISED), None)
     details = raised.details if raised else {}
     record = dict(details.get("record", {}))
-    personal = desk.personal_fields.get(row.source, frozenset())
+    personal = desk.personal_fields_of(row.source)
     return AlertDetail(
         row,
         record,
