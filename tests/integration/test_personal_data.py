@@ -3,6 +3,7 @@ only with pii:reveal and a reason, and every reveal on the alert's timeline."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -149,5 +150,23 @@ async def test_an_analyst_without_pii_reveal_is_offered_no_reveal_and_refused_on
 
     assert "Reveal personal fields" not in shown.text
     assert refused.status_code == 403
+    assert HOLDER not in refused.text
+    assert [e.event for e in desk.timeline(TENANT, alert_on_a_cardholder.alert_id)] == ["Raised"]
+
+
+async def test_a_console_reveal_without_a_reason_is_refused_next_to_its_form(
+    client: AsyncTestClient[Any],
+    settings: Settings,
+    desk: Casework,
+    alert_on_a_cardholder: Detection,
+) -> None:
+    browser = await console_of(client, settings, "ivy", "analyst", "pii_reviewer")
+    page = f"/alerts/{alert_on_a_cardholder.alert_id}"
+    form = {"reason": "  ", "_csrf_token": await csrf_token(browser, page)}
+
+    refused = await browser.post(f"{page}/reveal", data=form)
+
+    assert refused.status_code == 422
+    assert re.search(r'class="error"[^>]*>[^<]*reason', refused.text)
     assert HOLDER not in refused.text
     assert [e.event for e in desk.timeline(TENANT, alert_on_a_cardholder.alert_id)] == ["Raised"]
