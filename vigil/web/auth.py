@@ -59,6 +59,7 @@ SESSION_USER, SESSION_TENANT, SESSION_SINCE = "uid", "tid", "since"
 """What a console session cookie holds: who logged in, in which tenant, and when."""
 WRONG_LOGIN = "wrong username or password"
 """The one answer to a failed login: it never says which of the two was wrong."""
+THROTTLED = "too many failed logins: try again later"
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,38 @@ def requires(*permissions: Permission) -> Guard:
     return guard
 
 
+@dataclass(frozen=True)
+class Throttled:
+    """The username or the address must wait this long before its next login attempt."""
+
+    seconds: float
+
+
+async def password_login(
+    desk: AlertDesk,
+    identity: Identity,
+    request: Request[Any, Any, Any],
+    tenant: str,
+    username: str,
+    password: str,
+) -> Principal | Throttled | None:
+    """The principal a password proves, the throttle asked first and told the outcome after;
+    None for a wrong login, whichever of username and password was wrong. Both the API's and
+    the console's login go through here."""
+    address = request.client.host if request.client else "unknown"
+    wait = await identity.throttle.retry_after(username, address)
+    if wait > 0:
+        return Throttled(wait)
+    principal = await anyio.to_thread.run_sync(
+        authenticate_password, desk, identity.hasher, tenant, username, password
+    )
+    if principal is None:
+        await identity.throttle.failed(username, address)
+    else:
+        await identity.throttle.succeeded(username, address)
+    return principal
+
+
 def auth_router(desk: AlertDesk, identity: Identity) -> Router:
     """`POST /api/v1/auth/login`, `/refresh` and `/logout`."""
 
@@ -221,20 +254,13 @@ def auth_router(desk: AlertDesk, identity: Identity) -> Router:
     ) -> dict[str, Any]:
         username, password = _text(data, "username"), _text(data, "password")
         tenant = _text(data, "tenant", identity.default_tenant)
-        address = request.client.host if request.client else "unknown"
-        wait = await identity.throttle.retry_after(username, address)
-        if wait > 0:
+        principal = await password_login(desk, identity, request, tenant, username, password)
+        if isinstance(principal, Throttled):
             raise NotAuthorizedException(
-                "too many failed logins: try again later",
-                headers={"Retry-After": str(int(wait) + 1)},
+                THROTTLED, headers={"Retry-After": str(int(principal.seconds) + 1)}
             )
-        principal = await anyio.to_thread.run_sync(
-            authenticate_password, desk, identity.hasher, tenant, username, password
-        )
         if principal is None:
-            await identity.throttle.failed(username, address)
             raise NotAuthorizedException(WRONG_LOGIN)
-        await identity.throttle.succeeded(username, address)
         refresh = await identity.refresh.issue(principal.user_id, principal.tenant_id)
         return _tokens(identity, principal, refresh)
 

@@ -10,15 +10,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
 
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.identity import authenticate_password
-from vigil.web.auth import SESSION_SINCE, SESSION_TENANT, SESSION_USER, WRONG_LOGIN, Identity
+from vigil.application.permissions import Principal
+from vigil.web.auth import (
+    SESSION_SINCE,
+    SESSION_TENANT,
+    SESSION_USER,
+    THROTTLED,
+    WRONG_LOGIN,
+    Identity,
+    Throttled,
+    password_login,
+)
 
 
 @dataclass
@@ -58,30 +66,18 @@ def console_login(desk: AlertDesk, identity: Identity) -> type[Controller]:
         async def login(
             self, request: Request[Any, Any, Any], data: URLEncodedBody[LoginForm]
         ) -> Redirect | Template:
-            address = request.client.host if request.client else "unknown"
-            wait = await identity.throttle.retry_after(data.username, address)
-            principal = None
-            if wait <= 0:
-                principal = await anyio.to_thread.run_sync(
-                    authenticate_password,
-                    desk,
-                    identity.hasher,
-                    data.tenant or identity.default_tenant,
-                    data.username,
-                    data.password,
-                )
-            if principal is None:
-                if wait <= 0:
-                    await identity.throttle.failed(data.username, address)
-                error = WRONG_LOGIN if wait <= 0 else "too many failed logins: try again later"
+            tenant = data.tenant or identity.default_tenant
+            principal = await password_login(
+                desk, identity, request, tenant, data.username, data.password
+            )
+            if not isinstance(principal, Principal):
                 context = {
                     "next": _local(data.next),
                     "username": data.username,
                     "tenant": data.tenant,
-                    "error": error,
+                    "error": THROTTLED if isinstance(principal, Throttled) else WRONG_LOGIN,
                 }
                 return Template("login.html", context=context, status_code=HTTP_401_UNAUTHORIZED)
-            await identity.throttle.succeeded(data.username, address)
             request.set_session(
                 {
                     SESSION_USER: str(principal.user_id),
