@@ -23,15 +23,18 @@ from redis.asyncio import Redis
 from vigil.application.ingestion import FileIngestion, ingest_rows
 from vigil.bootstrap import (
     build_alert_desk,
+    build_intake,
     build_model_store,
     build_score_worker,
     open_entity_history,
     open_streams,
 )
+from vigil.cli_sources import apply_file
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
-from vigil.infrastructure.record_files import iter_records
+from vigil.infrastructure.record_readers import read_record_file
 from vigil.infrastructure.settings import FeatureSettings, NatsSettings, Settings, StorageSettings
 
+CARDS_CONTRACT = Path(__file__).resolve().parents[1] / "examples" / "sources" / "cards.yaml"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fdh_simulated_transactions.csv.gz"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -52,17 +55,20 @@ def settings_for(workdir: Path, database_url: str | None, redis: bool) -> Settin
 
 
 async def measure(settings: Settings, records: int) -> dict[str, float]:
-    mapping = FileIngestion(
-        "default", "cards", DATA.name, "TRANSACTION_ID", "CUSTOMER_ID", "TX_DATETIME"
-    )
-    rows = itertools.islice(iter_records(DATA), TRAIN_ROWS, TRAIN_ROWS + records)
+    file = FileIngestion("default", "cards", DATA.name)
     alerts = build_alert_desk(settings)
+    apply_file(alerts, "default", "bench", CARDS_CONTRACT, "benchmark")
     async with open_streams(settings, "bench") as streams, open_entity_history(settings) as history:
-        ingest = await ingest_rows(rows, mapping, streams.publisher, streams.dead_letters)
+        intake = build_intake(settings, alerts, streams)
+        contract = intake.contracts.contract("default", "cards").contract
+        rows = itertools.islice(
+            read_record_file(DATA, contract)[0], TRAIN_ROWS, TRAIN_ROWS + records
+        )
+        ingest = await ingest_rows(rows, file, intake)
         worker = build_score_worker(settings, streams, alerts, history)
         started = time.perf_counter()
         scored = raised = 0
-        while scored < ingest.published:
+        while scored < ingest.accepted:
             batch = await worker.feed.next_batch(worker.batch_size, 1.0)
             report = await worker.process(batch)
             scored += report.scored + report.dead_lettered

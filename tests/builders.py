@@ -5,21 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigil.application.ingestion import FileIngestion
+from vigil.application.records import RecordEnvelope
 from vigil.domain.alert import Detection, Severity
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MODEL_VERSION = "ab" * 32
 
-CARDS = FileIngestion(
-    tenant_id="default",
-    source="cards",
-    origin="slice.csv",
-    id_field="TRANSACTION_ID",
-    entity_field="CUSTOMER_ID",
-    time_field="TX_DATETIME",
-)
-"""How the Fraud Detection Handbook's transactions map onto record envelopes."""
+
+def card_envelope(row: dict[str, Any], tenant_id: str = "default") -> RecordEnvelope:
+    """A Fraud Detection Handbook transaction as intake puts it on the records stream."""
+    return RecordEnvelope(
+        tenant_id=tenant_id,
+        source="cards",
+        record_id=str(row["TRANSACTION_ID"]),
+        data=row,
+        entity_id=str(row["CUSTOMER_ID"]),
+        occurred_at=datetime.fromisoformat(str(row["TX_DATETIME"])).replace(tzinfo=UTC),
+    )
 
 
 class TickingClock:

@@ -7,8 +7,9 @@ need, with the settings they choose.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -26,31 +27,33 @@ from vigil.application.case_files import AttachmentPolicy
 from vigil.application.case_sla import mark_overdue_cases
 from vigil.application.casework import Casework
 from vigil.application.casework_projections import CaseListProjection, LabelProjection
+from vigil.application.data_sources import SourceContracts
 from vigil.application.domain_events import notices_after
 from vigil.application.entity_context import EntityHistory
 from vigil.application.entity_summary_projection import EntitySummaryProjection
 from vigil.application.evidence_projections import CaseFileProjection, CommentProjection
 from vigil.application.identity_ports import LoginThrottle, RefreshTokens
+from vigil.application.intake import Intake
 from vigil.application.ports import Clock, system_clock
 from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
 from vigil.application.rule_sets import PublishedRules
+from vigil.application.webhooks import SeenSignatures, WebhookVerifier
+from vigil.domain.pseudonyms import Pseudonymiser
 from vigil.infrastructure.access_tokens import JwtAccessTokens
 from vigil.infrastructure.attachment_store import DiskAttachmentStore
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
+from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.login_throttle import InProcessLoginThrottle, RedisLoginThrottle
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
+from vigil.infrastructure.nats.dead_letters import JetStreamDeadLetterBox, JetStreamDeadLetters
 from vigil.infrastructure.nats.domain_events import (
     JetStreamDomainEventFeed,
     JetStreamDomainEventPublisher,
 )
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
-from vigil.infrastructure.nats.records import (
-    JetStreamDeadLetters,
-    JetStreamRecordFeed,
-    JetStreamRecordPublisher,
-)
+from vigil.infrastructure.nats.records import JetStreamRecordFeed, JetStreamRecordPublisher
 from vigil.infrastructure.passwords import Argon2PasswordHasher
 from vigil.infrastructure.projection_runner import EventStoreListener, ProjectionRunner
 from vigil.infrastructure.read_model import migrate
@@ -61,14 +64,19 @@ from vigil.infrastructure.read_model.entity_summary import SqlEntitySummaries
 from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
+from vigil.infrastructure.record_readers import read_record_file
 from vigil.infrastructure.refresh_tokens import InProcessRefreshTokens, RedisRefreshTokens
-from vigil.infrastructure.settings import Settings, secret_key
+from vigil.infrastructure.seen_signatures import InProcessSeenSignatures, RedisSeenSignatures
+from vigil.infrastructure.settings import Settings, pii_token_key, secret_key
 from vigil.web.app import WebDeps, create_app, settle_heap
 from vigil.web.auth import Identity
 from vigil.web.case_files import CaseFileStorage
+from vigil.web.ingest import IngestEndpoints
 from vigil.workers import project, sla
 from vigil.workers.relay import DomainEventRelay
 from vigil.workers.score import ScoreWorker
+
+log = logging.getLogger("vigil.bootstrap")
 
 
 def build_alert_desk(settings: Settings, clock: Clock = system_clock) -> Casework:
@@ -100,6 +108,7 @@ class Streams:
     client: NatsClient
     publisher: JetStreamRecordPublisher
     dead_letters: JetStreamDeadLetters
+    dead_letter_box: JetStreamDeadLetterBox
 
     def record_feed(self, durable: str, source: str = "*") -> JetStreamRecordFeed:
         return JetStreamRecordFeed(
@@ -118,12 +127,33 @@ async def open_streams(settings: Settings, name: str) -> AsyncIterator[Streams]:
             client=client,
             publisher=JetStreamRecordPublisher(js, settings.nats),
             dead_letters=JetStreamDeadLetters(js, settings.nats),
+            dead_letter_box=JetStreamDeadLetterBox(js, settings.nats),
         )
     finally:
         # drain() waits out its whole timeout on an idle pull subscription; acks and publishes
         # are already sent or awaited, so flushing before closing loses nothing.
         await client.flush()
         await client.close()
+
+
+def build_source_contracts(settings: Settings, desk: AlertDesk) -> SourceContracts:
+    """Each source's contract compiled, re-read every `VIGIL_INGEST_CONTRACT_REFRESH_SECONDS`."""
+    refresh = settings.ingest.contract_refresh_seconds
+    return SourceContracts(desk, FastJsonSchemaCompiler(), refresh_seconds=refresh)
+
+
+def build_intake(
+    settings: Settings, desk: AlertDesk, streams: Streams, clock: Clock = system_clock
+) -> Intake:
+    """Contract checks, tokenisation and publishing, for every way records come in."""
+    return Intake(
+        contracts=build_source_contracts(settings, desk),
+        pseudonymiser=Pseudonymiser(pii_token_key(settings)),
+        publisher=streams.publisher,
+        dead_letters=streams.dead_letters,
+        clock=clock,
+        max_record_bytes=settings.ingest.max_record_bytes,
+    )
 
 
 @asynccontextmanager
@@ -318,6 +348,53 @@ def build_case_file_storage(settings: Settings) -> CaseFileStorage:
     )
 
 
+class WebIntake:
+    """The web app's intake: connected to NATS as the app starts, closed as it stops. Until it
+    is connected, the ingest routes answer 503 and nothing is lost."""
+
+    def __init__(self, settings: Settings, desk: AlertDesk) -> None:
+        self.settings = settings
+        self.desk = desk
+        self.redis = (
+            Redis.from_url(settings.features.redis_url) if settings.features.redis_url else None
+        )
+        seen: SeenSignatures = (
+            InProcessSeenSignatures()
+            if self.redis is None
+            else RedisSeenSignatures(self.redis, settings.features.redis_key_prefix)
+        )
+        verifier = WebhookVerifier(
+            secrets=settings.ingest.webhook_secrets,
+            seen=seen,
+            clock=system_clock,
+            default_tenant=settings.server.default_tenant,
+            tolerance_seconds=settings.ingest.webhook_tolerance_seconds,
+        )
+        self.endpoints = IngestEndpoints(
+            webhooks=verifier,
+            read_file=read_record_file,
+            max_request_bytes=settings.ingest.max_request_bytes,
+        )
+        self._streams: AbstractAsyncContextManager[Streams] | None = None
+
+    async def start(self) -> None:
+        try:
+            self._streams = open_streams(self.settings, "vigil-web-ingest")
+            streams = await self._streams.__aenter__()
+        except Exception:
+            log.exception("ingestion could not reach NATS; its routes answer 503")
+            self._streams = None
+            return
+        self.endpoints.intake = build_intake(self.settings, self.desk, streams)
+
+    async def stop(self) -> None:
+        self.endpoints.intake = None
+        if self._streams is not None:
+            await self._streams.__aexit__(None, None, None)
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
 def build_web_app(settings: Settings) -> Litestar:
     """The API and console on the configured stores, with their own read-model connection pool."""
     desk = build_alert_desk(settings)
@@ -330,6 +407,7 @@ def build_web_app(settings: Settings) -> Litestar:
     # answer then, when a subscriber arrives) and closed as it stops.
     live = JetStreamDomainEventFeed(settings.nats)
     identity = build_identity(settings)
+    ingest = WebIntake(settings, desk)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
@@ -337,8 +415,9 @@ def build_web_app(settings: Settings) -> Litestar:
         csrf_secret=secret_key(settings),
         case_files=build_case_file_storage(settings),
         domain_events=live,
+        ingest=ingest.endpoints,
         # The heap is settled last, once everything the server keeps is loaded.
-        on_startup=[upgrade_schema, live.start, settle_heap],
-        on_shutdown=[live.stop, engine.dispose, identity.close, desk.close],
+        on_startup=[upgrade_schema, live.start, ingest.start, settle_heap],
+        on_shutdown=[live.stop, ingest.stop, engine.dispose, identity.close, desk.close],
     )
     return create_app(deps)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,21 +13,17 @@ from pathlib import Path
 import uvloop
 
 from vigil import bootstrap
-from vigil.application.ingestion import FileIngestion, IngestReport, ingest_rows
+from vigil.cli_sources import add_sources_commands, apply_file, ingest_file
 from vigil.cli_users import add_users_commands, show_demo_users
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
 from vigil.infrastructure.nats.embedded import EmbeddedNats
 from vigil.infrastructure.processes import ProcessDied, Supervisor
-from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings, get_settings
 
 log = logging.getLogger("vigil")
 
 WIND_DOWN_SECONDS = 10.0
 """How long the work beside the platform may take to finish once asked to stop."""
-
-LABEL_COLUMNS = ("TX_FRAUD", "TX_FRAUD_SCENARIO")
-"""The demo data set's label and fraud scenario: used to evaluate, never shown or scored."""
 
 
 def _split(value: str | None) -> list[str]:
@@ -83,50 +77,6 @@ async def _score(settings: Settings, batch_size: int, stop: asyncio.Event) -> No
 
 
 # ingest and train ------------------------------------------------------------------------------
-
-
-def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    mapping = FileIngestion(
-        tenant_id=args.tenant or settings.server.default_tenant,
-        source=args.source,
-        origin=args.file.name,
-        id_field=args.id_field,
-        entity_field=args.entity_field,
-        time_field=args.time_field,
-        dropped=frozenset(_split(args.drop)),
-    )
-    report = uvloop.run(ingest_file(settings, args.file, mapping, args.skip, args.limit, args.rate))
-    print(
-        f"\ningested {report.published} records from {args.file} in {report.seconds:.1f} s "
-        f"({report.records_per_s:,.0f} records/s); {report.dead_lettered} dead-lettered"
-    )
-    return 0
-
-
-async def ingest_file(
-    settings: Settings,
-    path: Path,
-    mapping: FileIngestion,
-    skip: int = 0,
-    limit: int | None = None,
-    rate: float | None = None,
-    stopped: Callable[[], bool] = lambda: False,
-) -> IngestReport:
-    rows = itertools.islice(iter_records(path), skip, None if limit is None else skip + limit)
-
-    def progress(report: IngestReport) -> None:
-        sys.stderr.write(f"\r{report.published:>10,} records  {report.records_per_s:>9,.0f}/s")
-
-    async with bootstrap.open_streams(settings, "vigil-ingest") as streams:
-        return await ingest_rows(
-            rows,
-            mapping,
-            streams.publisher,
-            streams.dead_letters,
-            rate=rate,
-            progress=progress,
-            stopped=stopped,
-        )
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -234,21 +184,26 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 rows=args.train_rows,
             )
             print(train_isolation_forest(request, store).summary(), flush=True)
-        mapping = FileIngestion(
-            tenant_id=settings.server.default_tenant,
-            source="cards",
-            origin=args.data.name,
-            id_field="TRANSACTION_ID",
-            entity_field="CUSTOMER_ID",
-            time_field="TX_DATETIME",
-            # Ground truth arrives as labels from casework, never inside the record.
-            dropped=frozenset(LABEL_COLUMNS),
-        )
+        tenant_id = settings.server.default_tenant
+        desk = bootstrap.build_alert_desk(settings)
+        try:
+            for said in apply_file(desk, tenant_id, "demo", args.source_contract, "the demo"):
+                print(f"data source {said}", flush=True)
+        finally:
+            desk.close()
         stream = ingest_file(
-            settings, args.data, mapping, args.train_rows, args.stream_rows, args.rate, stop.is_set
+            settings,
+            args.data,
+            tenant_id,
+            "cards",
+            args.train_rows,
+            args.stream_rows,
+            args.rate,
+            stop.is_set,
+            show_progress=False,
         )
         report = uvloop.run(stream)
-        print(f"\nstreamed {report.published:,} card transactions ({report.records_per_s:,.0f}/s)")
+        print(f"\nstreamed {report.accepted:,} card transactions ({report.records_per_s:,.0f}/s)")
 
     return run_platform(settings, then=train_and_stream)
 
@@ -260,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_platform_commands(commands)
-    _add_ingest(commands)
+    add_sources_commands(commands)
     _add_train(commands)
     add_users_commands(commands)
     return parser
@@ -286,22 +241,8 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--train-rows", type=int, default=150_000)
     demo.add_argument("--stream-rows", type=int, default=200_000)
     demo.add_argument("--rate", type=float, default=5_000.0)
+    demo.add_argument("--source-contract", type=Path, default=Path("examples/sources/cards.yaml"))
     demo.set_defaults(handler=cmd_demo)
-
-
-def _add_ingest(commands: argparse._SubParsersAction) -> None:
-    ingest = commands.add_parser("ingest", help="publish a CSV or gzip CSV file's records")
-    ingest.add_argument("file", type=Path)
-    ingest.add_argument("--source", required=True)
-    ingest.add_argument("--tenant", default=None)
-    ingest.add_argument("--id-field", default=None, help="column holding the record id")
-    ingest.add_argument("--entity-field", default=None, help="column naming the entity")
-    ingest.add_argument("--time-field", default=None, help="column holding the event time")
-    ingest.add_argument("--drop", default=None, help="comma-separated columns never to publish")
-    ingest.add_argument("--skip", type=int, default=0, help="rows to skip first")
-    ingest.add_argument("--limit", type=int, default=None, help="rows to publish at most")
-    ingest.add_argument("--rate", type=float, default=None, help="records per second at most")
-    ingest.set_defaults(handler=cmd_ingest)
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:

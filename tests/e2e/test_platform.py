@@ -167,6 +167,9 @@ def over_threshold(data_dir: Path, records: Path) -> set[str]:
     return {str(r["TRANSACTION_ID"]) for r, s in zip(rows, scores, strict=True) if s >= threshold}
 
 
+CARDS_CONTRACT = Path(__file__).parents[2] / "examples" / "sources" / "cards.yaml"
+
+
 def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
     platform_env: dict[str, str], card_slice: Path, running_platform: str
 ) -> None:
@@ -200,18 +203,9 @@ def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
         "0.02",
     )
     assert "parity" in trained.stdout.lower()
-    ingest = (
-        "ingest",
-        str(card_slice),
-        "--source",
-        "cards",
-        "--id-field",
-        "TRANSACTION_ID",
-        "--entity-field",
-        "CUSTOMER_ID",
-        "--time-field",
-        "TX_DATETIME",
-    )
+    applied = vigil(platform_env, "sources", "apply", str(CARDS_CONTRACT))
+    assert "cards (csv): version 1" in applied.stdout
+    ingest = ("ingest", str(card_slice), "--source", "cards", "--quiet")
     vigil(platform_env, *ingest)
 
     expected = over_threshold(Path(platform_env["VIGIL_DATA_DIR"]), card_slice)

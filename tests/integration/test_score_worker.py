@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import CARDS
+from tests.builders import card_envelope
 from vigil.application import rule_sets
 from vigil.application.records import RecordEnvelope
 from vigil.bootstrap import (
@@ -23,7 +23,7 @@ from vigil.domain.alert import Alert, Severity
 from vigil.domain.rule_set import Rule, RuleAction, Stage
 from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
 from vigil.infrastructure.model_store import OnnxModelRegistry
-from vigil.infrastructure.nats.records import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
+from vigil.infrastructure.nats.dead_letters import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings
 
@@ -71,10 +71,8 @@ async def test_the_score_worker_raises_one_alert_per_anomalous_record_and_dead_l
     trained_settings: Settings, card_slice: Path
 ) -> None:
     settings = trained_settings
-    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
-    broken = CARDS.envelope(
-        0, {**envelopes[0].data, "TRANSACTION_ID": "broken", "TX_AMOUNT": "n/a"}
-    )
+    envelopes = [card_envelope(row) for row in iter_records(card_slice)]
+    broken = card_envelope({**envelopes[0].data, "TRANSACTION_ID": "broken", "TX_AMOUNT": "n/a"})
     alerts = build_alert_desk(settings)
     async with (
         open_streams(settings, "test-score") as streams,
@@ -119,7 +117,7 @@ async def test_a_redelivered_record_never_raises_a_second_alert(
     trained_settings: Settings, card_slice: Path
 ) -> None:
     settings = trained_settings
-    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
+    envelopes = [card_envelope(row) for row in iter_records(card_slice)]
     alerts = build_alert_desk(settings)
     async with (
         open_streams(settings, "test-redelivery") as streams,
@@ -142,7 +140,7 @@ async def test_rules_published_between_batches_decide_the_next_batch(
     trained_settings: Settings, card_slice: Path
 ) -> None:
     settings = trained_settings
-    envelopes = [CARDS.envelope(n, row) for n, row in enumerate(iter_records(card_slice), 1)]
+    envelopes = [card_envelope(row) for row in iter_records(card_slice)]
     before, after = envelopes[:1500], envelopes[1500:]
     flagged_after = expected_alerts(settings, after)
     trusted = next(e for e in after if e.record_id in flagged_after).data["TERMINAL_ID"]

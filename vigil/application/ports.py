@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,7 +40,26 @@ class RecordPublisher(Protocol):
     async def publish(self, envelopes: Sequence[RecordEnvelope]) -> None: ...
 
 
-class DeadLetters(Protocol):
-    """`vigil.dlq.<source>`: where a record that cannot be processed goes, with the reason."""
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be processed, kept with the reason so it can be replayed."""
 
-    async def send(self, source: str, raw: bytes, field: str, reason: str, stage: str) -> None: ...
+    tenant_id: str
+    source: str
+    body: bytes
+    field: str
+    reason: str
+    stage: str
+    """Where it was refused: `ingest` (its contract) or `score` (its model)."""
+    origin: str = ""
+    """Where it came from: a file and line, a request, a topic or subject."""
+    pseudonymised: bool = False
+    """Whether the body's personal fields are tokens already; a body that could not be read as
+    a record is kept as it came."""
+
+
+class DeadLetters(Protocol):
+    """`vigil.dlq.<source>.<tenant>`: where records that cannot be processed go, with the reason;
+    returns once the stream has them all."""
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None: ...

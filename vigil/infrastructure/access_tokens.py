@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -14,7 +12,7 @@ import jwt
 
 from vigil.application.identity_ports import AccessClaims, AccessTokens, InvalidToken
 from vigil.application.ports import Clock, system_clock
-from vigil.infrastructure.settings import Settings, secret_key
+from vigil.infrastructure.settings import Settings, derived_key, secret_key
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "sub", "tid", "name", "roles", "jti")
@@ -51,10 +49,9 @@ class JwtAccessTokens(AccessTokens):
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = system_clock) -> JwtAccessTokens:
-        secret = _checked_key(secret_key(settings), "VIGIL_SECRET_KEY")
-        # The server secret signs CSRF tokens and sessions too: a key of its own for tokens
-        # means a signature made for one purpose never passes for another.
-        key = hmac.new(secret, PURPOSE, hashlib.sha256).digest()
+        _checked_key(secret_key(settings), "VIGIL_SECRET_KEY")
+        # The server secret signs CSRF tokens and sessions too: tokens get a key of their own.
+        key = derived_key(settings, PURPOSE)
         auth = settings.auth
         return cls(key, auth.issuer, auth.audience, auth.access_token_ttl, clock)
 

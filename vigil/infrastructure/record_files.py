@@ -1,13 +1,21 @@
-"""Records from CSV files, plain or gzip-compressed, streamed one row at a time."""
+"""Records from CSV files, plain or gzip-compressed, streamed one row at a time.
+
+`CsvRecords` is what ingestion reads: a row that breaks the file's shape becomes a `BrokenRow`
+for the dead letters instead of ending the file, values are typed by the source's schema where
+it declares a type (a zip code "01234" stays text), and it tells how much of the file is read.
+`iter_records` is the strict reader training uses: a broken row ends it with the line number.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
+
+from vigil.application.ingestion import BrokenRow
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -73,12 +81,94 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _open_text(path: Path) -> TextIO:
+def _open_text(path: Path, raw: IO[bytes] | None = None) -> TextIO:
     if not path.is_file():
         raise MalformedRecordFile(path, None, "no such file")
+    raw = raw or path.open("rb")
     if is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(gzip.open(raw, "rb"), encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+Row = dict[str, Any] | BrokenRow
+
+_TYPED: Mapping[str, Callable[[str], Any]] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": lambda text: {"true": True, "false": False}[text.lower()],
+}
+
+
+class CsvRecords:
+    """A CSV file's rows, streamed; `types` maps a column to its schema type."""
+
+    def __init__(
+        self, path: Path, types: Mapping[str, str] | None = None, delimiter: str = ","
+    ) -> None:
+        self.path = path
+        self.types = types or {}
+        self.delimiter = delimiter
+        self._size = path.stat().st_size if path.is_file() else 0
+        self._raw: IO[bytes] | None = None
+
+    def fraction_read(self) -> float:
+        """How much of the file (as stored, so compressed bytes for gzip) is read."""
+        if self._raw is None or self._raw.closed or not self._size:
+            return 0.0 if self._raw is None else 1.0
+        return min(1.0, self._raw.tell() / self._size)
+
+    def __iter__(self) -> Iterator[Row]:
+        if not self.path.is_file():
+            raise MalformedRecordFile(self.path, None, "no such file")
+        self._raw = self.path.open("rb")
+        with _open_text(self.path, self._raw) as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            header = _read_header(self.path, reader)
+            parsers = [self._parser(name) for name in header]
+            yield from self._rows(reader, header, parsers)
+
+    def _rows(
+        self, reader: Any, header: list[str], parsers: list[Callable[[str], Any]]
+    ) -> Iterator[Row]:
+        width = len(header)
+        while True:
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                yield BrokenRow(reader.line_num, "", str(exc))
+                continue
+            except (OSError, EOFError, UnicodeDecodeError) as exc:
+                # The rest of a truncated or corrupt file cannot be read: say where it ended.
+                yield BrokenRow(reader.line_num, "", f"the file is unreadable from here: {exc}")
+                return
+            if row is None:
+                return
+            if not row:
+                continue
+            if len(row) != width:
+                reason = f"row has {len(row)} fields, the header has {width}"
+                yield BrokenRow(reader.line_num, self.delimiter.join(row), reason)
+                continue
+            yield {
+                name: parse(text) for name, parse, text in zip(header, parsers, row, strict=True)
+            }
+
+    def _parser(self, column: str) -> Callable[[str], Any]:
+        typed = _TYPED.get(self.types.get(column, ""))
+        if typed is None:
+            return parse_value
+
+        def parse(text: str) -> Any:
+            if not text:
+                return None
+            try:
+                return typed(text)
+            except (ValueError, KeyError):
+                # Left as text: the schema check names the field and the type it wanted.
+                return text
+
+        return parse
 
 
 def _read_header(path: Path, reader: Iterator[list[str]]) -> list[str]:

@@ -6,6 +6,8 @@ embedded ones: SQLite files under the data directory, an embedded NATS server, i
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 from functools import lru_cache
@@ -157,8 +159,40 @@ class PiiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_PII_", extra="ignore")
 
     fields: dict[str, list[str]] = Field(default_factory=dict)
-    """Per source, the record fields that are personal, as JSON: `{"cards": ["CARDHOLDER"]}`.
-    They are shown masked; revealing them needs pii:reveal and is recorded."""
+    """Per source, record fields shown masked in the console, as JSON: `{"cards": ["PAN_LAST4"]}`;
+    revealing them needs pii:reveal and is recorded. (A source's `pii_fields` never reach the
+    console in clear at all: they are tokenised at ingest.)"""
+
+    token_key: str | None = None
+    """The key of the tokens that replace personal fields at ingest: every ingest process must
+    share it, and changing it changes every token. Unset, it is derived from the secret key."""
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_INGEST_", extra="ignore")
+
+    max_record_bytes: int = Field(default=256 * 1024, gt=0)
+    """A record larger than this is refused to the dead letters."""
+
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    """The largest REST ingest or webhook body; file uploads are streamed and not limited."""
+
+    contract_refresh_seconds: float = Field(default=2.0, ge=0)
+    """How soon an applied contract change reaches every ingest process."""
+
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    """Per source, the webhook signing secret, as JSON: `{"cards": "..."}`; a tenant other than
+    the default one names its sources `tenant/source`."""
+
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    """How far a webhook's timestamp may be from now; a signature is accepted once within it."""
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    """The broker the MQTT bridge subscribes to: `mqtt://[user:password@]host[:port]`."""
+
+    mqtt_client_id: str = "vigil-ingest"
+    """The bridge's client id: with a persistent session, the broker keeps QoS 1 messages that
+    arrive while the bridge is away. Two bridges on one broker need two ids."""
 
 
 class AuthSettings(BaseSettings):
@@ -222,6 +256,19 @@ def auth_key_prefix(settings: Settings) -> str:
     return settings.auth.redis_key_prefix or f"{settings.features.redis_key_prefix}:auth"
 
 
+def derived_key(settings: Settings, purpose: bytes) -> bytes:
+    """A 32-byte key of its own for one use of the secret key, so that a signature made for
+    one purpose never passes for another."""
+    return hmac.new(secret_key(settings).encode(), purpose, hashlib.sha256).digest()
+
+
+def pii_token_key(settings: Settings) -> bytes:
+    """The tokenisation key: the configured one, or one derived from the secret key."""
+    if settings.pii.token_key:
+        return settings.pii.token_key.encode()
+    return derived_key(settings, b"vigil pii tokens")
+
+
 def secret_key(settings: Settings) -> str:
     """The configured secret, or the data directory's own, made once and kept private."""
     if settings.server.secret_key:
@@ -245,6 +292,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,7 @@ from vigil.web.console_login import console_login
 from vigil.web.errors import exception_handlers
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
+from vigil.web.ingest import IngestEndpoints, ingest_router
 
 HERE = Path(__file__).parent
 
@@ -48,8 +49,9 @@ KEEP_ALIVE_SECONDS = 15.0
 CSRF_EXEMPT = ["^/graphql", "^/api/", "^/healthz$", "^/static/"]
 """JSON clients authenticate with tokens, not cookies, so forged cross-site forms gain nothing."""
 
-UNAUTHENTICATED = ["^/healthz$", "^/static/"]
-"""Paths no credentials are looked for on: probes and static files."""
+UNAUTHENTICATED = ["^/healthz$", "^/static/", "^/api/v1/webhooks/"]
+"""Paths no credentials are looked for on: probes, static files, and webhooks, whose deliveries
+carry their own proof (a signature under the source's secret)."""
 
 SESSION_SECONDS = 8 * 60 * 60
 """A console session lasts a working day; disabling the user or a new password ends it sooner."""
@@ -69,6 +71,8 @@ class WebDeps:
     """Where case files are kept and what they may be; without it the file routes are absent."""
     domain_events: DomainEventFeed | None = None
     """Feeds GraphQL subscriptions; without it they answer with an error."""
+    ingest: IngestEndpoints | None = None
+    """REST ingest, file uploads and webhooks; without it those routes are absent."""
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
@@ -102,6 +106,8 @@ def create_app(deps: WebDeps) -> Litestar:
     ]
     if deps.case_files is not None:
         handlers.append(case_file_router(deps.alert_desk, deps.case_files))
+    if deps.ingest is not None:
+        handlers.append(ingest_router(deps.ingest))
     authentication = DefineMiddleware(
         ApiAuthentication, desk=deps.alert_desk, identity=deps.identity, exclude=UNAUTHENTICATED
     )

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import anyio
 
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.detection import Detector, ModelRegistry, NoChampion
+from vigil.application.detection import Detector, ModelRegistry, NoChampion, Rejection
 from vigil.application.entity_context import EntityHistory
-from vigil.application.ports import DeadLetters, Delivery, RecordFeed
+from vigil.application.ports import DeadLetter, DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope
 from vigil.application.rule_sets import PublishedRules
 from vigil.application.scoring import ScoredBatch, score_batch, with_entity_context
@@ -22,6 +22,8 @@ from vigil.domain.alert import Detection
 log = logging.getLogger("vigil.workers.score")
 
 STAGE = "score"
+UNKNOWN = "unknown"
+"""Tenant and source of a message that is not a record envelope at all."""
 RETRY_SECONDS = 10.0
 
 
@@ -72,7 +74,7 @@ class ScoreWorker:
             try:
                 envelope = RecordEnvelope.from_json(delivery.data)
             except MalformedRecord as error:
-                await self._dead_letter("unknown", delivery, error.field, error.reason, report)
+                await self._dead_letter(UNKNOWN, UNKNOWN, delivery, error, report)
                 continue
             by_source[envelope.source].append((delivery, envelope))
         detections: list[Detection] = []
@@ -93,7 +95,7 @@ class ScoreWorker:
             scored += [d for d, e in items if id(e) not in rejected]
             for envelope, rejection in batch.rejections:
                 delivery = delivery_of[id(envelope)]
-                await self._dead_letter(source, delivery, rejection.field, rejection.reason, report)
+                await self._dead_letter(envelope.tenant_id, source, delivery, rejection, report)
         await self._raise(detections, scored, report)
         return report
 
@@ -141,8 +143,24 @@ class ScoreWorker:
         return score_batch(envelopes, detector, rules)
 
     async def _dead_letter(
-        self, source: str, delivery: Delivery, field: str, reason: str, report: BatchReport
+        self,
+        tenant_id: str,
+        source: str,
+        delivery: Delivery,
+        error: Rejection | MalformedRecord,
+        report: BatchReport,
     ) -> None:
-        await self.dead_letters.send(source, delivery.data, field, reason, STAGE)
+        letter = DeadLetter(
+            tenant_id=tenant_id,
+            source=source,
+            body=delivery.data,
+            field=error.field,
+            reason=error.reason,
+            stage=STAGE,
+            # An envelope on the records stream has passed intake: its personal fields are
+            # tokens already.
+            pseudonymised=True,
+        )
+        await self.dead_letters.send([letter])
         await delivery.ack()
         report.dead_lettered += 1

@@ -1,4 +1,4 @@
-"""Records on JetStream: publishing, a durable pull feed for workers, and dead letters."""
+"""Records on JetStream: publishing, and a durable pull feed for workers."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from vigil.application.ports import Delivery
 from vigil.application.records import RecordEnvelope
 from vigil.infrastructure.settings import NatsSettings
-
-ERROR_FIELD = "Vigil-Error-Field"
-ERROR_REASON = "Vigil-Error-Reason"
-ERROR_STAGE = "Vigil-Error-Stage"
 
 
 class JetStreamRecordPublisher:
@@ -70,13 +66,3 @@ class JetStreamRecordFeed:
             # An idle stream: nats-py raises its own TimeoutError or, from inside a batch
             # fetch, asyncio's (the builtin TimeoutError since Python 3.11).
             return []
-
-
-class JetStreamDeadLetters:
-    def __init__(self, js: JetStreamContext, settings: NatsSettings) -> None:
-        self.js = js
-        self.settings = settings
-
-    async def send(self, source: str, raw: bytes, field: str, reason: str, stage: str) -> None:
-        headers = {ERROR_FIELD: field, ERROR_REASON: reason[:1000], ERROR_STAGE: stage}
-        await self.js.publish(self.settings.subject("dlq", source), raw, headers=headers)

@@ -1,0 +1,94 @@
+"""Features offline and online, by one path: the records through a window store, each row with its
+time features, then the fitted steps. Training reads a file's records in file order, as if they
+arrived so, through the in-process store; scoring reads the stream through the shared one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from vigil.application.detection import Rejection
+from vigil.application.features.fitting import FittedPipeline, fit
+from vigil.application.features.window_history import InProcessWindowStore
+from vigil.application.features.windows import WindowInput, WindowStore
+from vigil.domain.feature_pipeline import FeaturePipeline
+
+
+def feature_row(
+    pipeline: FeaturePipeline, item: WindowInput, windows: Mapping[str, float | None]
+) -> dict[str, Any]:
+    """The record's fields with its window features and its event time's features merged in:
+    what `fit` learns from and `FittedPipeline.transform` reads."""
+    row = dict(item.record)
+    row.update(windows)
+    for step in pipeline.time_steps:
+        row.update(step.compute(item.at))
+    return row
+
+
+@dataclass(frozen=True)
+class TrainingMatrix:
+    names: tuple[str, ...]
+    rows: list[list[float]]
+    record_ids: list[str]
+    """The record of each row, to join labels by."""
+    rejections: list[tuple[str, Rejection]]
+    """Records left out, by record id, with the feature that kept each out."""
+    fitted: FittedPipeline = field(repr=False)
+
+
+def _batches(records: Iterable[WindowInput], size: int) -> Iterator[list[WindowInput]]:
+    stream = iter(records)
+    while batch := list(islice(stream, size)):
+        yield batch
+
+
+async def training_matrix(
+    pipeline: FeaturePipeline,
+    records: Iterable[WindowInput],
+    *,
+    store: WindowStore | None = None,
+    fitted: FittedPipeline | None = None,
+    batch_size: int = 1000,
+) -> TrainingMatrix:
+    """The model's input for every record, in arrival order. The pipeline is fitted on these
+    rows unless `fitted` is given (to rebuild the matrix a stored model was trained on, or to
+    backtest one); the store defaults to a fresh in-process one."""
+    if fitted is not None and fitted.pipeline != pipeline:
+        raise ValueError("the fitted pipeline was fitted for another pipeline document")
+    store = InProcessWindowStore() if store is None else store
+    ids, rows = [], []
+    for batch in _batches(records, batch_size):
+        windows = await store.observe(pipeline, batch)
+        for item, features in zip(batch, windows, strict=True):
+            ids.append(item.record_id)
+            rows.append(feature_row(pipeline, item, features))
+    fitted = fit(pipeline, rows) if fitted is None else fitted
+    matrix = TrainingMatrix(fitted.feature_names, [], [], [], fitted)
+    for record_id, row in zip(ids, rows, strict=True):
+        vector = fitted.transform(row)
+        if isinstance(vector, Rejection):
+            matrix.rejections.append((record_id, vector))
+        else:
+            matrix.rows.append(vector)
+            matrix.record_ids.append(record_id)
+    return matrix
+
+
+class OnlineFeatures:
+    """Feature vectors for records as they arrive: their windows from the store, then the
+    pipeline as fitted when the model was trained."""
+
+    def __init__(self, fitted: FittedPipeline, store: WindowStore) -> None:
+        self.fitted = fitted
+        self.store = store
+
+    async def vectors(self, batch: Sequence[WindowInput]) -> list[list[float] | Rejection]:
+        pipeline = self.fitted.pipeline
+        windows = await self.store.observe(pipeline, batch)
+        return [
+            self.fitted.transform(feature_row(pipeline, item, features))
+            for item, features in zip(batch, windows, strict=True)
+        ]

@@ -1,0 +1,192 @@
+"""Window features: the port to entity histories, and what a history keeps for a pipeline.
+
+A record's window of width w is every record of its entity (same tenant, source, entity key
+field and value) with event time in (t - w, t], the record itself included, among the records
+seen so far. Values are summed oldest first: ascending event time, then record id. A history
+is kept for twice its widest window (the layout's retention) before the entity's latest record,
+so a record later than that sees only itself. A record delivered again (same record id, event
+time and fields) is kept once. A record without the entity key (missing, None, empty) gets None
+for every feature of that entity, count and time since last included, and joins no history; a
+field that is missing or not a number on a record leaves that record out of the field's
+aggregates (a window without any value has None for them) but not out of the count.
+
+Both stores follow `window_values`, the one place the features of a window are computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from vigil.domain.feature_pipeline import FeaturePipeline
+from vigil.domain.feature_steps import WindowAggregation
+from vigil.domain.feature_windows import Aggregation, aggregate, numeric
+
+SEPARATOR = "\x1f"
+"""Ends the record id in a history member; below every printable character, so members sort as
+their record ids do."""
+_SEPARATOR = SEPARATOR.encode()
+
+
+@dataclass(frozen=True)
+class WindowInput:
+    """One record as the window stores see it."""
+
+    tenant_id: str
+    source: str
+    record_id: str
+    at: float
+    """Event time, seconds since the epoch: windows end here, whenever the record arrives."""
+    record: Mapping[str, Any]
+    """The record's fields, personal ones already tokenised."""
+
+
+class WindowStore(Protocol):
+    """Entity histories: in process on the embedded default and offline, in Redis when shared."""
+
+    async def observe(
+        self, pipeline: FeaturePipeline, batch: Sequence[WindowInput]
+    ) -> list[dict[str, float | None]]:
+        """Adds each record to its entities' histories, in order, and returns each one's window
+        features, keyed by `pipeline.window_feature_names`."""
+        ...
+
+
+@dataclass(frozen=True)
+class WindowOutput:
+    """One aggregate a layout computes: over `windows[window]`, of `fields[field]`."""
+
+    name: str
+    window: int
+    field: int
+    """-1 for count, which reads no field."""
+    aggregation: Aggregation
+
+
+@dataclass(frozen=True)
+class HistoryLayout:
+    """What one entity key's history keeps for a pipeline, and the features it answers."""
+
+    entity_key: str
+    fields: tuple[str, ...]
+    """The numeric fields each entry carries, in this order."""
+    windows: tuple[float, ...]
+    """Distinct window lengths in seconds, shortest first."""
+    outputs: tuple[WindowOutput, ...]
+    since_last: str | None
+    """The name of the time-since-last feature, when one is asked for."""
+
+    @property
+    def horizon(self) -> float:
+        return self.windows[-1]
+
+    @property
+    def retention(self) -> float:
+        return 2.0 * self.horizon
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        names = tuple(o.name for o in self.outputs)
+        return (*names, self.since_last) if self.since_last is not None else names
+
+    @cached_property
+    def digest(self) -> str:
+        """Names the shape of the entries: pipelines that keep the same entries share histories,
+        and a pipeline that keeps other ones never reads them."""
+        shape = SEPARATOR.join([self.entity_key, *self.fields, repr(self.retention)])
+        return hashlib.sha256(shape.encode()).hexdigest()[:12]
+
+    def member(
+        self, record_id: str, at: float, record: Mapping[str, Any]
+    ) -> tuple[bytes, tuple[float | None, ...]]:
+        """The record's entry: its record id, `\\x1f`, then its event time and each field's
+        value as little-endian doubles (NaN for a missing value). Entries with one event time
+        sort by record id; Lua's `struct.unpack` reads the numbers back exactly."""
+        values = tuple(numeric(record.get(f)) for f in self.fields)
+        numbers = self._entry.pack(at, *(math.nan if v is None else v for v in values))
+        return _escaped(record_id) + _SEPARATOR + numbers, values
+
+    @cached_property
+    def _entry(self) -> struct.Struct:
+        return struct.Struct(f"<{1 + len(self.fields)}d")
+
+
+def _escaped(record_id: str) -> bytes:
+    """The id as UTF-8, `%XX` for `%` and unprintable characters: no id holds the separator."""
+    if record_id.isprintable() and "%" not in record_id:
+        return record_id.encode()
+    return "".join(
+        c if c.isprintable() and c != "%" else "".join(f"%{b:02X}" for b in c.encode())
+        for c in record_id
+    ).encode()
+
+
+def history_layouts(pipeline: FeaturePipeline) -> tuple[HistoryLayout, ...]:
+    """One layout per entity key, in the order the pipeline first names each."""
+    groups: dict[str, list[WindowAggregation]] = {}
+    for step in pipeline.window_steps:
+        groups.setdefault(step.entity_key, []).append(step)
+    return tuple(_layout(key, steps) for key, steps in groups.items())
+
+
+def _layout(entity_key: str, steps: list[WindowAggregation]) -> HistoryLayout:
+    fields = tuple(dict.fromkeys(s.field for s in steps if s.field is not None))
+    windows = tuple(sorted({w.seconds for s in steps for w in s.windows}))
+    outputs = tuple(
+        WindowOutput(
+            s.feature_name(a, w),
+            windows.index(w.seconds),
+            -1 if a is Aggregation.COUNT or s.field is None else fields.index(s.field),
+            a,
+        )
+        for s in steps
+        for a in s.aggregations
+        for w in s.windows
+    )
+    since_last = next((s.time_since_last_name for s in steps if s.time_since_last), None)
+    return HistoryLayout(entity_key, fields, windows, outputs, since_last)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A record's view of its history: entries start..end-1 of the history's parallel lists,
+    ascending by (event time, member), are the retained ones in its widest window."""
+
+    ats: Sequence[float]
+    members: Sequence[bytes]
+    values: Sequence[tuple[float | None, ...]]
+    start: int
+    end: int
+    earlier: float | None
+    """Event time of the latest retained entry before the span, for time since last."""
+
+
+def window_values(
+    layout: HistoryLayout, span: Span, at: float, member: bytes
+) -> list[float | None]:
+    """The layout's features for the record `member` at `at`, in `layout.names` order."""
+    starts = [bisect_right(span.ats, at - w, span.start, span.end) for w in layout.windows]
+    result: list[float | None] = []
+    for output in layout.outputs:
+        first = starts[output.window]
+        if output.aggregation is Aggregation.COUNT:
+            result.append(float(span.end - first))
+            continue
+        column = (row[output.field] for row in span.values[first : span.end])
+        result.append(aggregate(output.aggregation, [v for v in column if v is not None]))
+    if layout.since_last is not None:
+        result.append(_since_last(span, at, member))
+    return result
+
+
+def _since_last(span: Span, at: float, member: bytes) -> float | None:
+    for k in range(span.end - 1, span.start - 1, -1):
+        if span.members[k] != member:
+            return at - span.ats[k]
+    return None if span.earlier is None else at - span.earlier

@@ -1,0 +1,181 @@
+"""The transformations of a feature pipeline, each parsed from its part of the document.
+
+Names of the features they produce (used as the model's column names, so they are part of the
+stored schema):
+
+- time_window_aggregation: `<entity_key>_count_<window>`, `<entity_key>_<field>_<agg>_<window>`
+  for sum, mean, std, min and max, and `<entity_key>_time_since_last`; the window as written,
+  e.g. `CUSTOMER_ID_TX_AMOUNT_mean_7d`.
+- time_features: `event_is_weekend` and `event_is_night` (1.0 or 0.0) and `event_hour` (0-23),
+  from the record's event time in UTC; night is before 06:00.
+- imputation and scaling: the field itself, replaced.
+- encoding: one_hot makes `<field>=<category>` per learnt category and `<field>=__other__` for
+  the rest; ordinal makes `<field>_code`, 0..n-1 by learnt category, n for the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from vigil.domain.feature_windows import Aggregation, Window
+
+OTHER = "__other__"
+MAX_CATEGORIES = 1000
+
+
+class TimeFlag(StrEnum):
+    WEEKEND = "weekend"
+    NIGHT = "night"
+    HOUR = "hour"
+
+
+TIME_FEATURE_NAMES = {
+    TimeFlag.WEEKEND: "event_is_weekend",
+    TimeFlag.NIGHT: "event_is_night",
+    TimeFlag.HOUR: "event_hour",
+}
+
+
+@dataclass(frozen=True)
+class WindowAggregation:
+    """Aggregates of an entity's records over windows ending at each record's event time."""
+
+    entity_key: str
+    field: str | None
+    windows: tuple[Window, ...]
+    aggregations: tuple[Aggregation, ...]
+    time_since_last: bool = False
+
+    def feature_name(self, aggregation: Aggregation, window: Window) -> str:
+        if aggregation is Aggregation.COUNT:
+            return f"{self.entity_key}_count_{window.text}"
+        return f"{self.entity_key}_{self.field}_{aggregation}_{window.text}"
+
+    @property
+    def time_since_last_name(self) -> str:
+        return f"{self.entity_key}_time_since_last"
+
+    def outputs(self) -> tuple[str, ...]:
+        names = [self.feature_name(a, w) for a in self.aggregations for w in self.windows]
+        return (*names, self.time_since_last_name) if self.time_since_last else tuple(names)
+
+    def to_document(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "type": "time_window_aggregation",
+            "entity_key": self.entity_key,
+        }
+        if self.field is not None:
+            document["field"] = self.field
+        document["windows"] = [w.text for w in self.windows]
+        document["aggregations"] = [str(a) for a in self.aggregations]
+        document["time_since_last"] = self.time_since_last
+        return document
+
+
+@dataclass(frozen=True)
+class TimeFeatures:
+    """Flags of the record's own event time (UTC)."""
+
+    flags: tuple[TimeFlag, ...]
+
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(TIME_FEATURE_NAMES[f] for f in self.flags)
+
+    def compute(self, at: float) -> dict[str, float]:
+        moment = datetime.fromtimestamp(at, UTC)
+        values = {
+            TimeFlag.WEEKEND: 1.0 if moment.weekday() >= 5 else 0.0,
+            TimeFlag.NIGHT: 1.0 if moment.hour < 6 else 0.0,
+            TimeFlag.HOUR: float(moment.hour),
+        }
+        return {TIME_FEATURE_NAMES[f]: values[f] for f in self.flags}
+
+    def to_document(self) -> dict[str, Any]:
+        return {"type": "time_features", "flags": [str(f) for f in self.flags]}
+
+
+class ImputationStrategy(StrEnum):
+    MEAN = "mean"
+    MEDIAN = "median"
+    CONSTANT = "constant"
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """Fills a missing value (absent, None or NaN) with a learnt mean or median, or a constant."""
+
+    strategy: ImputationStrategy
+    fields: tuple[str, ...]
+    value: float | str | None = None
+
+    def outputs(self) -> tuple[str, ...]:
+        return self.fields
+
+    def to_document(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "type": "imputation",
+            "strategy": str(self.strategy),
+            "fields": list(self.fields),
+        }
+        if self.value is not None:
+            document["value"] = self.value
+        return document
+
+
+class ScalingMethod(StrEnum):
+    STANDARD = "standard"
+    MINMAX = "minmax"
+    ROBUST = "robust"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """standard: (x - mean) / std; minmax: (x - min) / (max - min); robust: (x - median) / IQR."""
+
+    method: ScalingMethod
+    fields: tuple[str, ...]
+
+    def outputs(self) -> tuple[str, ...]:
+        return self.fields
+
+    def to_document(self) -> dict[str, Any]:
+        return {"type": "scaling", "method": str(self.method), "fields": list(self.fields)}
+
+
+class EncodingMethod(StrEnum):
+    ONE_HOT = "one_hot"
+    ORDINAL = "ordinal"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A category field as numbers; the `max_categories` most frequent categories are learnt."""
+
+    method: EncodingMethod
+    field: str
+    max_categories: int = 20
+
+    def outputs(self) -> tuple[str, ...]:
+        """The columns known before fitting: one-hot columns depend on the learnt categories."""
+        return (self.code_name,) if self.method is EncodingMethod.ORDINAL else ()
+
+    @property
+    def code_name(self) -> str:
+        return f"{self.field}_code"
+
+    def column_name(self, category: str) -> str:
+        return f"{self.field}={category}"
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "type": "encoding",
+            "method": str(self.method),
+            "field": self.field,
+            "max_categories": self.max_categories,
+        }
+
+
+Step = WindowAggregation | TimeFeatures | Imputation | Scaling | Encoding
