@@ -11,14 +11,15 @@ import gzip
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nats
 import psycopg
 import pytest
-import redis
+import redis as redis_sync
+from redis.asyncio import Redis
 
 from vigil.infrastructure.settings import (
     AuthSettings,
@@ -114,7 +115,7 @@ def postgres_settings(
         server=ServerSettings(),
         auth=FAST_HASHING,
     )
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis_sync.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(f"{redis_prefix}:*"))
     if keys:
         client.delete(*keys)
@@ -139,3 +140,16 @@ def redis_url() -> str:
 def redis_prefix() -> str:
     """A key prefix on the machine's Redis that belongs to this test alone."""
     return f"vigil-t{_run_token()}"
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
+    """A client of the machine's Redis; every key under this test's prefix is deleted after."""
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -375,24 +375,23 @@ class WebIntake:
             read_file=read_record_file,
             max_request_bytes=settings.ingest.max_request_bytes,
         )
-        self._streams: AbstractAsyncContextManager[Streams] | None = None
+        self._resources = AsyncExitStack()
+        if self.redis is not None:
+            self._resources.push_async_callback(self.redis.aclose)
 
     async def start(self) -> None:
         try:
-            self._streams = open_streams(self.settings, "vigil-web-ingest")
-            streams = await self._streams.__aenter__()
+            streams = await self._resources.enter_async_context(
+                open_streams(self.settings, "vigil-web-ingest")
+            )
         except Exception:
             log.exception("ingestion could not reach NATS; its routes answer 503")
-            self._streams = None
             return
         self.endpoints.intake = build_intake(self.settings, self.desk, streams)
 
     async def stop(self) -> None:
         self.endpoints.intake = None
-        if self._streams is not None:
-            await self._streams.__aexit__(None, None, None)
-        if self.redis is not None:
-            await self.redis.aclose()
+        await self._resources.aclose()
 
 
 def build_web_app(settings: Settings) -> Litestar:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,18 +60,6 @@ def settings(tmp_path: Path, redis_url: str, redis_prefix: str) -> Settings:
         server=ServerSettings(),
         auth=AuthSettings(argon2_time_cost=1, argon2_memory_cost=8 * 1024, argon2_parallelism=1),
     )
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @pytest.fixture(params=["in_process", "redis"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,18 +60,6 @@ EVERYTHING = FeaturePipeline.from_document(
 )
 """Two fields in one history, a history without fields, and short windows, so that records
 later than the retention happen in a few hundred minutes."""
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 def value(rng: random.Random) -> object:

@@ -62,13 +62,7 @@ class Book:
         self.compiled: dict[str, CompiledContract] = {}
         for document in documents:
             contract = SourceContract.from_document(document)
-            waived = {**contract.properties, **{name: {} for name in contract.pii_fields}}
-            self.compiled[contract.name] = CompiledContract(
-                contract,
-                1,
-                compiler.compile(contract.schema),
-                compiler.compile({**contract.schema, "properties": waived}),
-            )
+            self.compiled[contract.name] = CompiledContract.of(contract, 1, compiler)
 
     def contract(self, tenant_id: str, name: str) -> CompiledContract:
         if name not in self.compiled:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from eventsourcing.persistence import IntegrityError
 
@@ -102,6 +102,16 @@ class CompiledContract:
     """Checks a record whose personal fields are tokens already (a dead letter replayed): the
     personal fields' own rules are waived, their presence where required is not."""
 
+    @classmethod
+    def of(cls, contract: SourceContract, version: int, compiler: SchemaCompiler) -> Self:
+        waived = {**contract.properties, **{name: {} for name in contract.pii_fields}}
+        return cls(
+            contract=contract,
+            version=version,
+            validate=compiler.compile(contract.schema),
+            validate_pseudonymised=compiler.compile({**contract.schema, "properties": waived}),
+        )
+
 
 class ContractBook(Protocol):
     def contract(self, tenant_id: str, name: str) -> CompiledContract:
@@ -142,12 +152,4 @@ class SourceContracts(ContractBook):
         return compiled
 
     def _compile(self, source: DataSource) -> CompiledContract:
-        contract = source.contract
-        waived = {**contract.properties, **{name: {} for name in contract.pii_fields}}
-        relaxed = {**contract.schema, "properties": waived}
-        return CompiledContract(
-            contract=contract,
-            version=source.contract_version,
-            validate=self.compiler.compile(contract.schema),
-            validate_pseudonymised=self.compiler.compile(relaxed),
-        )
+        return CompiledContract.of(source.contract, source.contract_version, self.compiler)

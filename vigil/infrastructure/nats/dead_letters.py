@@ -68,9 +68,8 @@ class JetStreamDeadLetterBox:
         self.stream = settings.stream("DLQ")
 
     async def count(self, tenant_id: str, source: str | None = None) -> dict[str, int]:
-        wanted = dead_letter_subject(self.settings, tenant_id, source or "*")
-        if source is None:
-            wanted = f"{self.settings.subject('dlq', '*')}.{subject_token(tenant_id)}"
+        source_token = "*" if source is None else subject_token(source)
+        wanted = f"{self.settings.subject('dlq', source_token)}.{subject_token(tenant_id)}"
         info = await self.js.stream_info(self.stream, subjects_filter=wanted)
         counts: dict[str, int] = {}
         root = len(self.settings.subject("dlq", ""))
