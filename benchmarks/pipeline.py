@@ -20,6 +20,7 @@ import psycopg
 import uvloop
 from redis.asyncio import Redis
 
+from vigil.application.features import InProcessWindowStore
 from vigil.application.ingestion import FileIngestion, ingest_rows
 from vigil.bootstrap import (
     build_alert_desk,
@@ -65,7 +66,7 @@ async def measure(settings: Settings, records: int) -> dict[str, float]:
             read_record_file(DATA, contract)[0], TRAIN_ROWS, TRAIN_ROWS + records
         )
         ingest = await ingest_rows(rows, file, intake)
-        worker = build_score_worker(settings, streams, alerts, history)
+        worker = build_score_worker(settings, streams, alerts, history, InProcessWindowStore())
         started = time.perf_counter()
         scored = raised = 0
         while scored < ingest.accepted:

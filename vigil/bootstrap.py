@@ -32,6 +32,7 @@ from vigil.application.domain_events import notices_after
 from vigil.application.entity_context import EntityHistory
 from vigil.application.entity_summary_projection import EntitySummaryProjection
 from vigil.application.evidence_projections import CaseFileProjection, CommentProjection
+from vigil.application.features import InProcessWindowStore, WindowStore
 from vigil.application.identity_ports import LoginThrottle, RefreshTokens
 from vigil.application.intake import Intake
 from vigil.application.ports import Clock, system_clock
@@ -39,6 +40,8 @@ from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
 from vigil.application.rule_sets import PublishedRules
+from vigil.application.source_catalogue import SourceCatalogueProjection
+from vigil.application.source_desk import SourceDesk
 from vigil.application.webhooks import SeenSignatures, WebhookVerifier
 from vigil.domain.pseudonyms import Pseudonymiser
 from vigil.infrastructure.access_tokens import JwtAccessTokens
@@ -64,10 +67,13 @@ from vigil.infrastructure.read_model.entity_summary import SqlEntitySummaries
 from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
+from vigil.infrastructure.read_model.source_catalogue import SqlSourceCatalogue
 from vigil.infrastructure.record_readers import read_record_file
 from vigil.infrastructure.refresh_tokens import InProcessRefreshTokens, RedisRefreshTokens
 from vigil.infrastructure.seen_signatures import InProcessSeenSignatures, RedisSeenSignatures
 from vigil.infrastructure.settings import Settings, pii_token_key, secret_key
+from vigil.infrastructure.source_documents import YamlSourceDocuments
+from vigil.infrastructure.window_store import RedisWindowStore
 from vigil.web.app import WebDeps, create_app, settle_heap
 from vigil.web.auth import Identity
 from vigil.web.case_files import CaseFileStorage
@@ -169,11 +175,28 @@ async def open_entity_history(settings: Settings) -> AsyncIterator[EntityHistory
         await redis.aclose()
 
 
+@asynccontextmanager
+async def open_window_store(settings: Settings) -> AsyncIterator[WindowStore]:
+    """Feature pipelines' entity windows: in Redis when `VIGIL_REDIS_URL` is set, so every score
+    worker sees every record; else in the worker's memory, lost when it stops."""
+    if settings.features.redis_url is None:
+        yield InProcessWindowStore()
+        return
+    redis = Redis.from_url(settings.features.redis_url)
+    try:
+        yield RedisWindowStore(
+            redis, settings.features.redis_key_prefix, settings.features.window_ttl_seconds
+        )
+    finally:
+        await redis.aclose()
+
+
 def build_score_worker(
     settings: Settings,
     streams: Streams,
     alerts: AlertDesk,
     history: EntityHistory,
+    windows: WindowStore,
     batch_size: int = 1000,
 ) -> ScoreWorker:
     """Every score worker shares the durable consumer `score`, so starting more scales out."""
@@ -184,6 +207,7 @@ def build_score_worker(
         alerts=alerts,
         history=history,
         rules=PublishedRules(alerts),
+        windows=windows,
         batch_size=batch_size,
     )
 
@@ -205,6 +229,7 @@ def build_read_models(settings: Settings, engine: AsyncEngine) -> ReadModels:
         entity_summaries=SqlEntitySummaries(engine),
         queue_board=SqlQueueBoard(engine),
         evidence_book=SqlEvidenceBook(engine),
+        source_catalogue=SqlSourceCatalogue(engine),
     )
 
 
@@ -222,6 +247,7 @@ def build_projection_runner(
         QueueBoardProjection(),
         CommentProjection(),
         CaseFileProjection(),
+        SourceCatalogueProjection(),
     )
     listener = None
     if settings.storage.database_url and isinstance(app.recorder, PostgresApplicationRecorder):
@@ -348,13 +374,19 @@ def build_case_file_storage(settings: Settings) -> CaseFileStorage:
     )
 
 
+def build_source_desk(desk: AlertDesk) -> SourceDesk:
+    """Data sources applied from YAML, for the API and the console; dead letters once connected."""
+    return SourceDesk(desk, YamlSourceDocuments(), FastJsonSchemaCompiler())
+
+
 class WebIntake:
-    """The web app's intake: connected to NATS as the app starts, closed as it stops. Until it
-    is connected, the ingest routes answer 503 and nothing is lost."""
+    """The web app's intake and dead letters: connected to NATS as the app starts, closed as it
+    stops. Until it is connected, the ingest routes answer 503 and nothing is lost."""
 
     def __init__(self, settings: Settings, desk: AlertDesk) -> None:
         self.settings = settings
         self.desk = desk
+        self.sources = build_source_desk(desk)
         self.redis = (
             Redis.from_url(settings.features.redis_url) if settings.features.redis_url else None
         )
@@ -388,9 +420,13 @@ class WebIntake:
             log.exception("ingestion could not reach NATS; its routes answer 503")
             return
         self.endpoints.intake = build_intake(self.settings, self.desk, streams)
+        self.sources.connect(
+            streams.dead_letter_box, lambda: build_intake(self.settings, self.desk, streams)
+        )
 
     async def stop(self) -> None:
         self.endpoints.intake = None
+        self.sources.disconnect()
         await self._resources.aclose()
 
 
@@ -415,6 +451,7 @@ def build_web_app(settings: Settings) -> Litestar:
         case_files=build_case_file_storage(settings),
         domain_events=live,
         ingest=ingest.endpoints,
+        sources=ingest.sources,
         # The heap is settled last, once everything the server keeps is loaded.
         on_startup=[upgrade_schema, live.start, ingest.start, settle_heap],
         on_shutdown=[live.stop, ingest.stop, engine.dispose, identity.close, desk.close],

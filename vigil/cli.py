@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,12 +14,24 @@ from pathlib import Path
 import uvloop
 
 from vigil import bootstrap
-from vigil.cli_sources import add_sources_commands, apply_file, ingest_file
+from vigil.application.data_sources import SourceNotFound
+from vigil.application.detection import ModelCard
+from vigil.cli_features import add_features_commands, features_said, pipeline_features
+from vigil.cli_sources import REFUSED, add_sources_commands, apply_file, ingest_file
 from vigil.cli_users import add_users_commands, show_demo_users
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.domain.errors import InvalidCommand
+from vigil.infrastructure.detector_training import (
+    TrainingError,
+    TrainingRequest,
+    train_isolation_forest,
+    train_isolation_forest_on_features,
+)
+from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.nats.embedded import EmbeddedNats
 from vigil.infrastructure.processes import ProcessDied, Supervisor
+from vigil.infrastructure.record_files import MalformedRecordFile
 from vigil.infrastructure.settings import Settings, get_settings
+from vigil.infrastructure.yaml_documents import DocumentError
 
 log = logging.getLogger("vigil")
 
@@ -70,8 +83,11 @@ async def _score(settings: Settings, batch_size: int, stop: asyncio.Event) -> No
     async with (
         bootstrap.open_streams(settings, "vigil-score") as streams,
         bootstrap.open_entity_history(settings) as history,
+        bootstrap.open_window_store(settings) as windows,
     ):
-        worker = bootstrap.build_score_worker(settings, streams, alerts, history, batch_size)
+        worker = bootstrap.build_score_worker(
+            settings, streams, alerts, history, windows, batch_size
+        )
         log.info("score worker consuming %s", settings.nats.subject("records", "*"))
         await worker.run(stop)
 
@@ -90,9 +106,38 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         rows=args.rows,
         alert_rate=args.alert_rate,
     )
-    card = train_isolation_forest(request, bootstrap.build_model_store(settings))
+    store = bootstrap.build_model_store(settings)
+    try:
+        if args.pipeline is None:
+            card = train_isolation_forest(request, store)
+        else:
+            card = _train_with_pipeline(args, settings, request, store)
+    except (TrainingError, DocumentError, MalformedRecordFile, InvalidCommand) as error:
+        print(f"vigil train: {error}", file=sys.stderr)
+        return REFUSED
+    except SourceNotFound as error:
+        print(f"vigil train: source: {error}", file=sys.stderr)
+        return REFUSED
     print(card.summary())
     return 0
+
+
+def _train_with_pipeline(
+    args: argparse.Namespace, settings: Settings, request: TrainingRequest, store: ModelStore
+) -> ModelCard:
+    """The model reads the pipeline's features of the file's records, as the score worker will
+    compute them."""
+    if request.features or request.exclude:
+        raise TrainingError("--features and --exclude are the pipeline's to say: its `features`")
+    tenant_id = args.tenant or settings.server.default_tenant
+    features = uvloop.run(
+        pipeline_features(settings, args.pipeline, args.data, tenant_id, args.rows, args.label)
+    )
+    if features.matrix.fitted.pipeline.source != request.source:
+        source = features.matrix.fitted.pipeline.source
+        raise TrainingError(f"the pipeline is for source {source!r}, not {request.source!r}")
+    print(features_said(features))
+    return train_isolation_forest_on_features(request, features, store)
 
 
 # run and demo ----------------------------------------------------------------------------------
@@ -216,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_platform_commands(commands)
     add_sources_commands(commands)
+    add_features_commands(commands)
     _add_train(commands)
     add_users_commands(commands)
     return parser
@@ -255,6 +301,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--label", default=None, help="label column, for evaluation only")
     train.add_argument("--rows", type=int, default=None, help="train on the first N rows")
     train.add_argument("--alert-rate", type=float, default=0.005)
+    train.add_argument(
+        "--pipeline", type=Path, default=None, help="a feature pipeline's YAML: train on its output"
+    )
+    train.add_argument("--tenant", default=None, help="whose source contract (with --pipeline)")
     train.set_defaults(handler=cmd_train)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.builders import card_envelope
 from vigil.application import rule_sets
+from vigil.application.features import InProcessWindowStore
 from vigil.application.records import RecordEnvelope
 from vigil.bootstrap import (
     build_alert_desk,
@@ -81,7 +82,9 @@ async def test_the_score_worker_raises_one_alert_per_anomalous_record_and_dead_l
         js = streams.client.jetstream()
         await streams.publisher.publish([*envelopes, broken])
         await js.publish(settings.nats.subject("records", "cards"), b"{not json")
-        worker = build_score_worker(settings, streams, alerts, history, batch_size=500)
+        worker = build_score_worker(
+            settings, streams, alerts, history, InProcessWindowStore(), batch_size=500
+        )
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop, wait_seconds=0.2))
         for _ in range(200):
@@ -123,7 +126,7 @@ async def test_a_redelivered_record_never_raises_a_second_alert(
         open_streams(settings, "test-redelivery") as streams,
         open_entity_history(settings) as history,
     ):
-        worker = build_score_worker(settings, streams, alerts, history)
+        worker = build_score_worker(settings, streams, alerts, history, InProcessWindowStore())
         first = await worker.process([RedeliveredRecord(e.to_json()) for e in envelopes])
         again = [RedeliveredRecord(e.to_json()) for e in envelopes]
         second = await worker.process(again)
@@ -149,7 +152,7 @@ async def test_rules_published_between_batches_decide_the_next_batch(
         open_streams(settings, "test-rules") as streams,
         open_entity_history(settings) as history,
     ):
-        worker = build_score_worker(settings, streams, alerts, history)
+        worker = build_score_worker(settings, streams, alerts, history, InProcessWindowStore())
         first = await worker.process([RedeliveredRecord(e.to_json()) for e in before])
         rules = [
             Rule("big_amount", f"TX_AMOUNT > {BIG}", RuleAction.RAISE, Severity.HIGH),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vigil.application.detection import ModelCard, Rejection
+from vigil.application.features import FeatureRow
 from vigil.application.records import RecordEnvelope
 from vigil.application.scoring import score_batch
 from vigil.domain.alert import Severity
@@ -40,8 +41,14 @@ class ScoreFromRecord:
         trained_at=AT,
     )
 
+    pipeline = None
+
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float | Rejection]:
         return [float(record["model_score"]) for record in records]
+
+    def score_vectors(self, vectors: Sequence[Sequence[float]]) -> list[float]:
+        """A model on features scores its input's first column."""
+        return [float(vector[0]) for vector in vectors]
 
 
 def envelope(record_id: str, tenant_id: str = "acme", **data: Any) -> RecordEnvelope:
@@ -122,3 +129,27 @@ def test_a_rule_that_cannot_read_a_record_is_counted_and_does_not_fire() -> None
 
     assert batch.detections == []
     assert batch.rule_errors["big_amount"] == 1
+
+
+def test_rules_read_the_window_features_of_a_model_on_a_pipeline_and_rejections_stay_apart() -> (
+    None
+):
+    rules = published(
+        [Rule("velocity", "CUSTOMER_ID_count_1d >= 4", RuleAction.RAISE, Severity.MEDIUM)]
+    )
+    records = [envelope("calm"), envelope("busy"), envelope("odd"), envelope("no-time")]
+    features = [
+        FeatureRow({"TX_AMOUNT": 50.0, "CUSTOMER_ID_count_1d": 1.0}, [0.1]),
+        FeatureRow({"TX_AMOUNT": 50.0, "CUSTOMER_ID_count_1d": 5.0}, [0.1]),
+        FeatureRow({"TX_AMOUNT": 50.0, "CUSTOMER_ID_count_1d": 1.0}, [0.97]),
+        FeatureRow({"TX_AMOUNT": 50.0}, Rejection("occurred_at", "no event time")),
+    ]
+
+    batch = score_batch(records, ScoreFromRecord(), {"acme": rules}, features)
+
+    assert [(d.record_id, d.severity, d.rule_hits) for d in batch.detections] == [
+        ("busy", Severity.MEDIUM, ("velocity",)),
+        ("odd", Severity.CRITICAL, ()),
+    ]
+    assert [(e.record_id, r.field) for e, r in batch.rejections] == [("no-time", "occurred_at")]
+    assert batch.windowed

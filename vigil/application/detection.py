@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vigil.domain.severity import SeverityBands
+
+if TYPE_CHECKING:
+    from vigil.application.features.fitting import FittedPipeline
 
 
 class NoChampion(LookupError):
@@ -54,6 +57,9 @@ class ModelCard:
     trained_at: datetime
     notes: tuple[str, ...] = field(default=())
     """Decisions made during training that a model owner should read (columns dropped, why)."""
+    pipeline: str | None = None
+    """The feature pipeline the model reads through, by name; None when it reads record fields
+    as they are. The pipeline as fitted travels inside the artifact, so its hash covers it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +79,7 @@ class ModelCard:
             "training_fingerprint": self.training_fingerprint,
             "trained_at": self.trained_at.isoformat(),
             "notes": list(self.notes),
+            "pipeline": self.pipeline,
         }
 
     def summary(self) -> str:
@@ -81,6 +88,7 @@ class ModelCard:
         lines = [
             f"trained {self.model_line} ({self.algorithm}) for source {self.source}"
             f" on {self.training_rows:,} rows",
+            *([f"feature pipeline: {self.pipeline}"] if self.pipeline else []),
             f"features: {', '.join(self.features)}",
             f"bands: threshold {bands.threshold:.6f}, high {bands.high:.6f},"
             f" critical {bands.critical:.6f}",
@@ -110,6 +118,7 @@ class ModelCard:
             training_fingerprint=str(body["training_fingerprint"]),
             trained_at=datetime.fromisoformat(body["trained_at"]),
             notes=tuple(str(n) for n in body.get("notes", ())),
+            pipeline=None if body.get("pipeline") is None else str(body["pipeline"]),
         )
 
 
@@ -117,9 +126,18 @@ class Detector(Protocol):
     """A model version ready to score records of its source."""
 
     card: ModelCard
+    pipeline: FittedPipeline | None
+    """How records become the model's input when it reads features rather than raw fields:
+    the scoring use case computes them (windows need the shared store) and calls
+    `score_vectors`."""
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float | Rejection]:
         """One entry per record, in order; higher is more anomalous; a bad record is a Rejection."""
+        ...
+
+    def score_vectors(self, vectors: Sequence[Sequence[float]]) -> list[float]:
+        """One score per input row, in order: rows of `card.features`, finite, made by the
+        pipeline."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from vigil.application.detection import Detector, Rejection
 from vigil.application.entity_context import EntityHistory, observation, summarise
+from vigil.application.features import FeatureRow
 from vigil.application.records import RecordEnvelope
 from vigil.domain.alert import Detection, Severity
 from vigil.domain.decision import CompiledRules
@@ -26,21 +27,28 @@ class ScoredBatch:
     """Records the model flagged that a suppress rule let through without an alert."""
     rule_errors: Counter[str] = field(default_factory=Counter)
     """Rules that could not be evaluated on a record (a field of the wrong type), and how often."""
+    windowed: bool = False
+    """The model read a feature pipeline: its detections carry their window features as their
+    entity context already, and the entity history has nothing to add."""
 
 
 def score_batch(
     envelopes: Sequence[RecordEnvelope],
     detector: Detector,
     rules: Mapping[str, CompiledRules | None] | None = None,
+    features: Sequence[FeatureRow] | None = None,
 ) -> ScoredBatch:
     """Scores every envelope in one call. Without rules, records at or above the threshold become
-    detections; with a tenant's published rules, the rules decide with the model's grade."""
+    detections; with a tenant's published rules, the rules decide with the model's grade.
+
+    A model that reads a feature pipeline is given `features`, one per envelope, computed with
+    the window store; its rules read the record's fields with its window and time features."""
     card = detector.card
-    batch = ScoredBatch(features=card.features)
+    batch = ScoredBatch(features=card.features, windowed=features is not None)
     deciding = rules or {}
-    for envelope, result in zip(
-        envelopes, detector.score([e.data for e in envelopes]), strict=True
-    ):
+    results, rows = _model_results(envelopes, detector, features)
+    windows = () if detector.pipeline is None else detector.pipeline.pipeline.window_feature_names
+    for envelope, result, row in zip(envelopes, results, rows, strict=True):
         if isinstance(result, Rejection):
             batch.rejections.append((envelope, result))
             continue
@@ -49,7 +57,7 @@ def score_batch(
         hits: tuple[str, ...] = ()
         tenant_rules = deciding.get(envelope.tenant_id)
         if tenant_rules is not None:
-            decision = tenant_rules.decide(rule_context(envelope.data, result), severity)
+            decision = tenant_rules.decide(rule_context(row, result), severity)
             batch.rule_errors.update(name for name, _ in decision.errors)
             if severity is not None and decision.suppressed_by is not None:
                 batch.suppressed += 1
@@ -71,9 +79,32 @@ def score_batch(
                 occurred_at=envelope.occurred_at,
                 rule_hits=hits,
                 rule_set_version=None if tenant_rules is None else tenant_rules.version,
+                entity_context=_window_context(row, windows) if features is not None else {},
             )
         )
     return batch
+
+
+def _model_results(
+    envelopes: Sequence[RecordEnvelope],
+    detector: Detector,
+    features: Sequence[FeatureRow] | None,
+) -> tuple[list[float | Rejection], list[Mapping[str, Any]]]:
+    """The model's verdict on each envelope, and the fields its rules read."""
+    if features is None:
+        return detector.score([e.data for e in envelopes]), [e.data for e in envelopes]
+    if len(features) != len(envelopes):
+        raise ValueError(f"{len(features)} feature rows for {len(envelopes)} records")
+    scores = iter(
+        detector.score_vectors([f.vector for f in features if not isinstance(f.vector, Rejection)])
+    )
+    results = [f.vector if isinstance(f.vector, Rejection) else next(scores) for f in features]
+    return results, [f.row for f in features]
+
+
+def _window_context(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """The record's window features that have a value: what its entity did lately."""
+    return {name: float(row[name]) for name in names if row.get(name) is not None}
 
 
 def rule_context(record: Mapping[str, Any], score: float) -> Mapping[str, Any]:
@@ -86,8 +117,11 @@ async def with_entity_context(batch: ScoredBatch, history: EntityHistory) -> lis
     """Remembers every scored record in its entity's history; detections get their context.
 
     Only detections read their windows back: one record in hundreds, so the hot path pays for
-    one write per record and nothing more.
+    one write per record and nothing more. A model reading a feature pipeline needs no history:
+    its detections carry their window features already.
     """
+    if batch.windowed:
+        return batch.detections
     observed = [
         observation(
             e.tenant_id, e.source, e.entity_id, e.record_id, e.occurred_at, e.data, batch.features

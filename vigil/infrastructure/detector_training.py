@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +19,11 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from vigil.application.detection import ModelCard
+from vigil.application.features import FileFeatures
 from vigil.domain.severity import SeverityBands
 from vigil.infrastructure.isolation_forest_onnx import OPSETS, export_isolation_forest
 from vigil.infrastructure.model_store import ModelStore
+from vigil.infrastructure.onnx_detector import PIPELINE_METADATA
 from vigil.infrastructure.record_files import is_gzip
 
 PARITY_TOLERANCE = 1e-4
@@ -71,10 +74,66 @@ def train_isolation_forest(request: TrainingRequest, store: ModelStore) -> Model
     matrix, labels = _training_matrix(frame, features, request.label)
     if len(matrix) < len(frame):
         notes.append(f"dropped {len(frame) - len(matrix)} rows: a feature missing or not finite")
+    return _fit_and_store(request, matrix, labels, features, notes, store)
+
+
+def train_isolation_forest_on_features(
+    request: TrainingRequest, training_set: FileFeatures, store: ModelStore
+) -> ModelCard:
+    """Fits on a feature pipeline's matrix (`file_features`); the pipeline as fitted goes inside
+    the artifact, so the score worker computes the same features before it scores."""
+    _check_request(request)
+    fitted = training_set.matrix.fitted
+    rows = training_set.matrix.rows
+    if len(rows) < MIN_ROWS:
+        raise TrainingError(
+            f"{request.data}: {len(rows)} rows have every feature; training needs {MIN_ROWS}"
+            + _rejections_said(training_set)
+        )
+    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(fitted.feature_names))
+    labels = None
+    if training_set.labels is not None:
+        labels = np.asarray(training_set.labels, dtype=np.int8)
+    notes = [
+        f"{count} rows refused by the contract: {why}"
+        for why, count in training_set.refused.most_common(5)
+    ]
+    rejected = Counter(f"{r.field} {r.reason}" for _, r in training_set.matrix.rejections)
+    notes += [f"{count} rows without a feature: {why}" for why, count in rejected.most_common(5)]
+    metadata = {PIPELINE_METADATA: json.dumps(fitted.to_json(), sort_keys=True)}
+    return _fit_and_store(
+        request,
+        matrix,
+        labels,
+        list(fitted.feature_names),
+        notes,
+        store,
+        metadata=metadata,
+        pipeline=fitted.pipeline.name,
+    )
+
+
+def _rejections_said(training_set: FileFeatures) -> str:
+    rejected = Counter(f"{r.field} {r.reason}" for _, r in training_set.matrix.rejections)
+    reasons = [*training_set.refused.most_common(3), *rejected.most_common(3)]
+    return "".join(f"; {count} rows: {why}" for why, count in reasons)
+
+
+def _fit_and_store(
+    request: TrainingRequest,
+    matrix: np.ndarray,
+    labels: np.ndarray | None,
+    features: list[str],
+    notes: list[str],
+    store: ModelStore,
+    *,
+    metadata: dict[str, str] | None = None,
+    pipeline: str | None = None,
+) -> ModelCard:
     forest = IsolationForest(
         n_estimators=request.n_estimators, random_state=request.seed, n_jobs=1
     ).fit(matrix)
-    artifact = export_isolation_forest(forest, features)
+    artifact = export_isolation_forest(forest, features, metadata)
     scores, parity = _onnx_scores_checked(forest, artifact, matrix, request.seed)
     bands = _bands(scores, request.alert_rate)
     metrics = {"onnx_parity_max_abs_diff": parity, **_metrics(scores, labels, bands.threshold)}
@@ -91,6 +150,7 @@ def train_isolation_forest(request: TrainingRequest, store: ModelStore) -> Model
         training_fingerprint=_fingerprint(features, matrix),
         trained_at=datetime.now(UTC),
         notes=tuple(notes),
+        pipeline=pipeline,
     )
     return store.put(artifact, card)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,8 +35,11 @@ NODE_ATTRIBUTES = (
 TARGET_ATTRIBUTES = ("treeids", "nodeids", "ids", "weights")
 
 
-def export_isolation_forest(forest: IsolationForest, features: Sequence[str]) -> bytes:
-    """The ONNX bytes of `score = -forest.decision_function(x)` for float32 rows of `features`.
+def export_isolation_forest(
+    forest: IsolationForest, features: Sequence[str], metadata: Mapping[str, str] | None = None
+) -> bytes:
+    """The ONNX bytes of `score = -forest.decision_function(x)` for float32 rows of `features`,
+    with `metadata` among the model's properties.
 
     Deterministic: the same fitted forest always gives the same bytes, hence the same version.
     """
@@ -45,7 +48,7 @@ def export_isolation_forest(forest: IsolationForest, features: Sequence[str]) ->
         opset_imports=[helper.make_opsetid(domain, v) for domain, v in OPSETS.items()],
         producer_name="vigil",
     )
-    helper.set_model_props(model, {"features": json.dumps(list(features))})
+    helper.set_model_props(model, {"features": json.dumps(list(features)), **(metadata or {})})
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
@@ -13,6 +14,11 @@ import numpy as np
 import onnxruntime as ort
 
 from vigil.application.detection import ModelCard, Rejection, TamperedArtifact
+from vigil.application.features.fitting import FittedPipeline
+
+PIPELINE_METADATA = "vigil.fitted_pipeline"
+"""The ONNX model's metadata key holding the fitted feature pipeline as JSON: inside the
+artifact, so the version's sha256 covers what turns records into the model's input."""
 
 # bool is an int: True scores as 1.0 here, as it does when numpy builds the matrix.
 NUMBER_TYPES = (int, float, np.integer, np.floating)
@@ -41,6 +47,13 @@ class OnnxDetector:
         self._output = self._session.get_outputs()[0].name
         self._width = len(card.features)
         self._row = itemgetter(*card.features)
+        stored = self._session.get_modelmeta().custom_metadata_map.get(PIPELINE_METADATA)
+        self.pipeline = None if stored is None else FittedPipeline.from_json(json.loads(stored))
+        if self.pipeline is not None and self.pipeline.feature_names != card.features:
+            raise ValueError(
+                f"model {card.version}: its pipeline makes {self.pipeline.feature_names},"
+                f" its card reads {card.features}"
+            )
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float | Rejection]:
         """One score or Rejection per record, in order; higher is more anomalous."""
@@ -53,6 +66,13 @@ class OnnxDetector:
         if not finite.all():
             return self._score_with_rejections(records)
         return self._run(matrix).tolist()
+
+    def score_vectors(self, vectors: Sequence[Sequence[float]]) -> list[float]:
+        if not vectors:
+            return []
+        matrix = np.array(vectors, dtype=np.float32).reshape(len(vectors), self._width)
+        result: list[float] = self._run(matrix).tolist()
+        return result
 
     def _fast_matrix(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
         """The float32 matrix if every record is plainly numeric, else None (the slow way)."""

@@ -141,6 +141,11 @@ class FeatureSettings(BaseSettings):
     redis_key_prefix: str = "vigil"
     """Prefix of every Redis key; tests use their own."""
 
+    window_ttl_seconds: int | None = None
+    """`VIGIL_WINDOW_TTL_SECONDS`: Redis forgets the window history of an entity unseen for this
+    long (wall-clock), bounding memory; unset keeps every history until it ages out of its
+    widest window by event time."""
+
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")

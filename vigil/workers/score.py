@@ -13,6 +13,7 @@ import anyio
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.detection import Detector, ModelRegistry, NoChampion, Rejection
 from vigil.application.entity_context import EntityHistory
+from vigil.application.features import FeatureRow, OnlineFeatures, WindowStore
 from vigil.application.ports import DeadLetter, DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope
 from vigil.application.rule_sets import PublishedRules
@@ -49,9 +50,11 @@ class ScoreWorker:
         alerts: AlertDesk,
         history: EntityHistory,
         rules: PublishedRules,
+        windows: WindowStore,
         batch_size: int = 1000,
     ) -> None:
         self.feed = feed
+        self.windows = windows
         self.rules = rules
         self.history = history
         self.dead_letters = dead_letters
@@ -131,16 +134,26 @@ class ScoreWorker:
                 await delivery.nak(delay=RETRY_SECONDS)
             return None
         envelopes = [e for _, e in items]
-        return await anyio.to_thread.run_sync(self._decide, source, envelopes, detector)
+        features = None
+        if detector.pipeline is not None:
+            # The windows of a batch that fails later are remembered once: a redelivered
+            # record is the same record to the window store.
+            online = OnlineFeatures(detector.pipeline, self.windows)
+            features = await online.of_envelopes(envelopes)
+        return await anyio.to_thread.run_sync(self._decide, source, envelopes, detector, features)
 
     def _decide(
-        self, source: str, envelopes: list[RecordEnvelope], detector: Detector
+        self,
+        source: str,
+        envelopes: list[RecordEnvelope],
+        detector: Detector,
+        features: list[FeatureRow] | None,
     ) -> ScoredBatch:
         """Reads each tenant's published rules (a publication takes effect on the next batch)
         and scores the batch with them."""
         tenants = {envelope.tenant_id for envelope in envelopes}
         rules = {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
-        return score_batch(envelopes, detector, rules)
+        return score_batch(envelopes, detector, rules, features)
 
     async def _dead_letter(
         self,

@@ -1,12 +1,15 @@
 """Feature pipelines at work: window features from entity histories, fitting, and the matrix a
 model is trained on, computed offline by the same code that computes them online."""
 
+from vigil.application.features.file_features import FileFeatures, file_features
 from vigil.application.features.fitting import FittedPipeline, fit
 from vigil.application.features.training import (
+    FeatureRow,
     OnlineFeatures,
     TrainingMatrix,
     feature_row,
     training_matrix,
+    window_input,
 )
 from vigil.application.features.window_history import InProcessWindowStore
 from vigil.application.features.windows import (
@@ -17,6 +20,8 @@ from vigil.application.features.windows import (
 )
 
 __all__ = [
+    "FeatureRow",
+    "FileFeatures",
     "FittedPipeline",
     "HistoryLayout",
     "InProcessWindowStore",
@@ -25,7 +30,9 @@ __all__ = [
     "WindowInput",
     "WindowStore",
     "feature_row",
+    "file_features",
     "fit",
     "history_layouts",
     "training_matrix",
+    "window_input",
 ]

@@ -13,6 +13,7 @@ from vigil.application.detection import Rejection
 from vigil.application.features.fitting import FittedPipeline, fit
 from vigil.application.features.window_history import InProcessWindowStore
 from vigil.application.features.windows import WindowInput, WindowStore
+from vigil.application.records import RecordEnvelope
 from vigil.domain.feature_pipeline import FeaturePipeline
 
 
@@ -77,6 +78,32 @@ async def training_matrix(
     return matrix
 
 
+NO_EVENT_TIME = Rejection("occurred_at", "the record has no event time to end its windows at")
+
+
+def window_input(envelope: RecordEnvelope) -> WindowInput | None:
+    """The envelope as the window stores see it, its event time where its windows end; None
+    without one (intake always gives one: the arrival time when the contract names none)."""
+    if envelope.occurred_at is None:
+        return None
+    return WindowInput(
+        tenant_id=envelope.tenant_id,
+        source=envelope.source,
+        record_id=envelope.record_id,
+        at=envelope.occurred_at.timestamp(),
+        record=envelope.data,
+    )
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One record's features: the row rules read (its fields with its window and time features),
+    and the model's input made of it, or why there is none."""
+
+    row: Mapping[str, Any]
+    vector: list[float] | Rejection
+
+
 class OnlineFeatures:
     """Feature vectors for records as they arrive: their windows from the store, then the
     pipeline as fitted when the model was trained."""
@@ -85,10 +112,23 @@ class OnlineFeatures:
         self.fitted = fitted
         self.store = store
 
-    async def vectors(self, batch: Sequence[WindowInput]) -> list[list[float] | Rejection]:
+    async def rows(self, batch: Sequence[WindowInput]) -> list[FeatureRow]:
         pipeline = self.fitted.pipeline
         windows = await self.store.observe(pipeline, batch)
+        features = []
+        for item, window in zip(batch, windows, strict=True):
+            row = feature_row(pipeline, item, window)
+            features.append(FeatureRow(row, self.fitted.transform(row)))
+        return features
+
+    async def vectors(self, batch: Sequence[WindowInput]) -> list[list[float] | Rejection]:
+        return [features.vector for features in await self.rows(batch)]
+
+    async def of_envelopes(self, envelopes: Sequence[RecordEnvelope]) -> list[FeatureRow]:
+        """One per envelope, in order; one without an event time has no windows to read."""
+        inputs = [window_input(e) for e in envelopes]
+        computed = iter(await self.rows([i for i in inputs if i is not None]))
         return [
-            self.fitted.transform(feature_row(pipeline, item, features))
-            for item, features in zip(batch, windows, strict=True)
+            next(computed) if i is not None else FeatureRow(e.data, NO_EVENT_TIME)
+            for e, i in zip(envelopes, inputs, strict=True)
         ]

@@ -1,0 +1,117 @@
+"""A feature pipeline's training set from a record file, by the path records take online.
+
+The file's rows go through intake under the source's contract, exactly as `vigil ingest` admits
+them (checked, personal fields tokenised, dropped fields removed), but into memory instead of
+onto the stream; then through the window store and the pipeline in file order, the way the score
+worker computes features as the records arrive. A model trained on this set reads, when it
+scores, the very features it was trained on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from vigil.application.data_sources import ContractBook
+from vigil.application.features.fitting import FittedPipeline
+from vigil.application.features.training import TrainingMatrix, training_matrix, window_input
+from vigil.application.features.windows import WindowInput
+from vigil.application.ingestion import BrokenRow, FileIngestion, Row, ingest_rows
+from vigil.application.intake import Intake
+from vigil.application.ports import Clock, DeadLetter
+from vigil.application.records import RecordEnvelope
+from vigil.domain.errors import InvalidCommand
+from vigil.domain.feature_pipeline import FeaturePipeline
+from vigil.domain.pseudonyms import Pseudonymiser
+
+
+@dataclass(frozen=True)
+class FileFeatures:
+    matrix: TrainingMatrix
+    labels: list[int] | None
+    """The label of each row of the matrix, when a label column was named."""
+    read: int
+    refused: Counter[str] = field(default_factory=Counter)
+    """Rows the contract refused, by `field: reason`: they would have been dead letters."""
+
+
+class _Kept:
+    """Intake's publisher and dead letters, keeping the records in memory and counting the
+    refusals."""
+
+    def __init__(self) -> None:
+        self.inputs: list[WindowInput] = []
+        self.refused: Counter[str] = Counter()
+
+    async def publish(self, envelopes: Sequence[RecordEnvelope]) -> None:
+        # Intake gives every envelope an event time.
+        self.inputs += [i for i in map(window_input, envelopes) if i is not None]
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.refused.update(f"{letter.field}: {letter.reason}" for letter in letters)
+
+
+async def file_features(
+    pipeline: FeaturePipeline,
+    rows: Iterable[Row],
+    file: FileIngestion,
+    contracts: ContractBook,
+    pseudonymiser: Pseudonymiser,
+    clock: Clock,
+    *,
+    label: str | None = None,
+    fitted: FittedPipeline | None = None,
+) -> FileFeatures:
+    """The pipeline's matrix of the file's rows, fitted on them unless `fitted` is given.
+
+    `label` names a 0/1 column read from each row before intake (a contract usually drops the
+    ground truth); InvalidCommand names the line of a row whose label is missing or not 0/1.
+    """
+    compiled = await anyio.to_thread.run_sync(contracts.contract, file.tenant_id, file.source)
+    kept = _Kept()
+    intake = Intake(contracts, pseudonymiser, kept, kept, clock)
+    labels: dict[str, int] = {}
+    if label is not None:
+        rows = _labelled(rows, label, compiled.contract.record_id_field, file.origin, labels)
+    report = await ingest_rows(rows, file, intake)
+    matrix = await training_matrix(pipeline, kept.inputs, fitted=fitted)
+    return FileFeatures(
+        matrix=matrix,
+        labels=None if label is None else [labels[i] for i in matrix.record_ids],
+        read=report.read,
+        refused=kept.refused,
+    )
+
+
+def _labelled(
+    rows: Iterable[Row],
+    label: str,
+    id_field: str | None,
+    origin: str,
+    labels: dict[str, int],
+) -> Iterator[Row]:
+    """The rows unchanged, each one's label kept by the record id intake will give it."""
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, BrokenRow):
+            # Intake's record id: the id field's value, or where the row sits in the file.
+            record_id = _text(row.get(id_field)) if id_field else f"{origin}:{number}"
+            if record_id is not None:
+                labels[record_id] = _label(row, label, f"{origin}:{number}")
+        yield row
+
+
+def _label(row: Mapping[str, Any], label: str, where: str) -> int:
+    value = row.get(label)
+    if isinstance(value, str):
+        value = value.strip()
+    if value in (0, 1, "0", "1") and not isinstance(value, bool | float):
+        return int(value)
+    raise InvalidCommand(label, f"must be 0 or 1 on every row; {where} has {value!r}")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
