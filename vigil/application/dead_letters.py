@@ -4,6 +4,13 @@
 Replaying takes each letter in turn: one refused at ingest goes through intake again under the
 source's current contract; one refused at scoring goes back onto the records stream as it was.
 A letter that passes leaves the dead letters; one that fails again is kept with the new reason.
+
+Letters leave only once they are on a stream again, so a replay that stops half-way (between
+putting letters back and removing them) loses nothing, and running it again stores nothing twice
+as long as it runs within the streams' duplicate window: a record is known by its id, a letter
+put back or refused again by the letter it came from. Later than that, a record can be on the
+records stream twice (it raises one alert still: alert ids are deterministic) and a letter can
+be kept twice.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ class DeadLetterBox(Protocol):
     async def remove(self, sequences: Sequence[int]) -> None: ...
 
     async def resend(self, letter: StoredDeadLetter) -> None:
-        """Puts a letter refused at scoring back onto the records stream as it was."""
+        """Puts a letter refused at scoring back onto the records stream as it was; the same
+        letter put back twice is stored once."""
         ...
 
 
@@ -93,6 +101,7 @@ async def _replay(
             # Where it came from is what identified a record that has no id field.
             fallback_id=stored.letter.origin or f"dlq:{stored.sequence}",
             pseudonymised=stored.letter.pseudonymised,
+            replay_of=stored.sequence,
         )
         for stored in at_ingest
     ]

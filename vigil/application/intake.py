@@ -38,6 +38,8 @@ class Arrival:
     """A replayed dead letter whose personal fields are tokens already."""
     refusal: Violation | None = None
     """Set when whatever brought it knows already that it is no record (a broken file row)."""
+    replay_of: int | None = None
+    """The dead letter it is a replay of; a new letter for it names that one."""
 
 
 @dataclass
@@ -53,6 +55,11 @@ class Refused(Exception):
         super().__init__(f"{violation.field}: {violation.reason}")
         self.violation = violation
         self.record = record
+
+
+class Oversized(Refused):
+    """Over the size limit: its dead letter keeps only the start of it, tokenised if it reads
+    as a record (the body is in memory already, bounded by the request limit)."""
 
 
 class Intake:
@@ -123,7 +130,7 @@ class Intake:
             # A row a reader made: its size was bounded where it was read.
             return dict(body)
         if len(body) > self.max_record_bytes:
-            raise Refused(Violation("record", self._too_big(len(body))))
+            raise Oversized(Violation("record", self._too_big(len(body))), _object_in(body))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -179,6 +186,8 @@ class Intake:
                 pii = compiled.contract.pii_fields
                 record = self.pseudonymiser.record(tenant_id, record, pii)
             body, pseudonymised = _json(record).encode(), True
+            if isinstance(refused, Oversized):
+                body = body[:KEPT_OF_HUGE]
         else:
             # Bytes that are not a record: kept as they came, since no field can be found in
             # them to tokenise; only the start of one over the size limit.
@@ -194,11 +203,20 @@ class Intake:
             stage=STAGE,
             origin=arrival.origin,
             pseudonymised=pseudonymised,
+            replay_of=arrival.replay_of,
         )
 
 
 def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def _object_in(body: bytes) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def _text(value: object) -> str | None:

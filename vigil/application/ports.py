@@ -56,6 +56,9 @@ class DeadLetter:
     pseudonymised: bool = False
     """Whether the body's personal fields are tokens already; a body that could not be read as
     a record is kept as it came."""
+    replay_of: int | None = None
+    """The stored letter this one was refused again from: a replay run again after stopping
+    half-way keeps one letter for it, not two."""
 
 
 class DeadLetters(Protocol):

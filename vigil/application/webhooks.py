@@ -64,7 +64,11 @@ class WebhookVerifier:
         """Returns for a proven, first-time delivery; WebhookRefused otherwise."""
         secret = self.secret_of(tenant_id, source)
         if secret is None:
-            raise WebhookRefused("source", f"no webhook secret is configured for {source!r}", 404)
+            if tenant_id == self.default_tenant:
+                reason = f"no webhook secret is configured for {source!r}"
+                raise WebhookRefused("source", reason, 404)
+            reason = f"no webhook secret is configured for {source!r} in tenant {tenant_id!r}"
+            raise WebhookRefused("Vigil-Tenant", reason, 404)
         at = self._timestamp(timestamp)
         offered = self._signatures(signature)
         expected = sign(secret, at, body)

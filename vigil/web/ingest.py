@@ -59,8 +59,12 @@ def ingest_router(endpoints: IngestEndpoints) -> Router:
         guards=[requires(Permission.INGEST_WRITE)],
     )
     async def ingest(request: Request[Principal, Any, Any], source: FromPath[str]) -> Response[Any]:
+        intake = endpoints.intake
+        if intake is None:
+            return _not_connected()
         body = await request.body()
-        return await _admit(endpoints, request.user.tenant_id, source, _arrivals("rest", body))
+        arrivals = _arrivals("rest", body, intake.max_record_bytes)
+        return await _admit(intake, request.user.tenant_id, source, arrivals)
 
     @post(
         "/ingest/{source:str}/file",
@@ -84,9 +88,15 @@ def ingest_router(endpoints: IngestEndpoints) -> Router:
             with path.open("wb") as spool:
                 async for chunk in request.stream():
                     spool.write(chunk)
-            rows, _ = endpoints.read_file(path, compiled.contract)
             file = FileIngestion(tenant_id, source, path.name)
-            report = await ingest_rows(rows, file, intake)
+            try:
+                rows, _ = endpoints.read_file(path, compiled.contract)
+                report = await ingest_rows(rows, file, intake)
+            except ValueError as error:
+                # The reader's MalformedRecordFile (a ValueError): no header, or not the format
+                # it claims. Rows admitted before a file turns unreadable stay admitted.
+                detail = str(error).replace(f"{folder}/", "")
+                return problem(HTTP_422_UNPROCESSABLE_ENTITY, "Unreadable file", detail, "file")
         body = {
             "read": report.read,
             "accepted": report.accepted,
@@ -96,6 +106,11 @@ def ingest_router(endpoints: IngestEndpoints) -> Router:
 
     @post("/webhooks/{source:str}", request_max_body_size=limit)
     async def webhook(request: Request[Any, Any, Any], source: FromPath[str]) -> Response[Any]:
+        # Checked before the signature is, which is accepted only once: a delivery answered 503
+        # must be accepted when the sender retries it unchanged.
+        intake = endpoints.intake
+        if intake is None:
+            return _not_connected()
         tenant_id = request.headers.get(TENANT_HEADER) or endpoints.webhooks.default_tenant
         body = await request.body()
         headers = request.headers
@@ -109,35 +124,44 @@ def ingest_router(endpoints: IngestEndpoints) -> Router:
             )
         except WebhookRefused as refused:
             return problem(refused.status, "Delivery refused", refused.reason, refused.field)
-        return await _admit(endpoints, tenant_id, source, _arrivals("webhook", body))
+        arrivals = _arrivals("webhook", body, intake.max_record_bytes)
+        return await _admit(intake, tenant_id, source, arrivals)
 
     return Router("/api/v1", route_handlers=[ingest, upload, webhook])
 
 
-def _arrivals(kind: str, body: bytes) -> list[Arrival]:
-    """A JSON array is a batch; anything else is one record for intake to judge."""
+def _arrivals(kind: str, body: bytes, max_record_bytes: int) -> list[Arrival]:
+    """A JSON array is a batch; anything else is one record for intake to judge. Records are
+    UTF-8 whether they come one by one or in a batch (json.loads would take UTF-16 bytes too)."""
     request_id = uuid.uuid4().hex[:12]
     try:
-        decoded = json.loads(body)
+        decoded = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         decoded = None
     if not isinstance(decoded, list):
         return [Arrival(body, f"{kind}:{request_id}")]
+    # A batch no longer than the limit holds no record over it; a longer one has each object
+    # measured, and one over the limit goes to intake as bytes, to be refused for its size.
+    measure = len(body) > max_record_bytes
     return [
-        Arrival(
-            item if isinstance(item, dict) else json.dumps(item).encode(),
-            f"{kind}:{request_id}#{n}",
-        )
+        Arrival(_item(item, max_record_bytes if measure else None), f"{kind}:{request_id}#{n}")
         for n, item in enumerate(decoded)
     ]
 
 
+def _item(item: object, max_record_bytes: int | None) -> bytes | dict[str, Any]:
+    if not isinstance(item, dict):
+        return json.dumps(item).encode()
+    if max_record_bytes is not None:
+        encoded = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(encoded) > max_record_bytes:
+            return encoded
+    return item
+
+
 async def _admit(
-    endpoints: IngestEndpoints, tenant_id: str, source: str, arrivals: Sequence[Arrival]
+    intake: Intake, tenant_id: str, source: str, arrivals: Sequence[Arrival]
 ) -> Response[Any]:
-    intake = endpoints.intake
-    if intake is None:
-        return _not_connected()
     try:
         report = await intake.admit(tenant_id, source, arrivals)
     except SourceNotFound as error:

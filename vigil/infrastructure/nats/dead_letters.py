@@ -25,6 +25,7 @@ TENANT = "Vigil-Tenant"
 SOURCE = "Vigil-Source"
 ORIGIN = "Vigil-Origin"
 PSEUDONYMISED = "Vigil-Pseudonymised"
+MESSAGE_ID = "Nats-Msg-Id"
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -109,12 +110,15 @@ class JetStreamDeadLetterBox:
                 continue  # removed already, by a replay that ran beside this one
 
     async def resend(self, letter: StoredDeadLetter) -> None:
+        # Known by its place in the dead letters, not by its record's id: that id's first
+        # publication may still be in the duplicate window, which would swallow this one.
         subject = self.settings.subject("records", letter.letter.source)
-        await self.js.publish(subject, letter.letter.body)
+        headers = {MESSAGE_ID: f"dlq-{letter.sequence}"}
+        await self.js.publish(subject, letter.letter.body, headers=headers)
 
 
 def _headers(letter: DeadLetter) -> dict[str, str]:
-    return {
+    headers = {
         TENANT: letter.tenant_id,
         SOURCE: letter.source,
         ERROR_FIELD: letter.field[:200],
@@ -123,6 +127,10 @@ def _headers(letter: DeadLetter) -> dict[str, str]:
         ORIGIN: _one_line(letter.origin)[:500],
         PSEUDONYMISED: "1" if letter.pseudonymised else "0",
     }
+    if letter.replay_of is not None:
+        # Refused again on replay: one letter per letter replayed, however often it is.
+        headers[MESSAGE_ID] = f"dlq-{letter.replay_of}-again"
+    return headers
 
 
 def _one_line(text: str) -> str:
