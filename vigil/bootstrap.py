@@ -117,9 +117,7 @@ class Streams:
     dead_letter_box: JetStreamDeadLetterBox
 
     def record_feed(self, durable: str, source: str = "*") -> JetStreamRecordFeed:
-        return JetStreamRecordFeed(
-            self.client.jetstream(), self.publisher.settings, durable, source
-        )
+        return JetStreamRecordFeed(self.client, self.publisher.settings, durable, source)
 
 
 @asynccontextmanager

@@ -219,16 +219,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     def train_and_stream(stop: threading.Event) -> None:
         show_demo_users(settings)
-        store = bootstrap.build_model_store(settings)
-        if not store.has_champion("cards"):
-            request = TrainingRequest(
-                source="cards",
-                data=args.data,
-                exclude=["TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS"],
-                label="TX_FRAUD",
-                rows=args.train_rows,
-            )
-            print(train_isolation_forest(request, store).summary(), flush=True)
         tenant_id = settings.server.default_tenant
         desk = bootstrap.build_alert_desk(settings)
         try:
@@ -236,6 +226,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"data source {said}", flush=True)
         finally:
             desk.close()
+        store = bootstrap.build_model_store(settings)
+        if not store.has_champion("cards"):
+            # The model reads the pipeline's window features of the first rows, computed as
+            # the score worker will compute them for the rows streamed after.
+            request = TrainingRequest(
+                source="cards", data=args.data, label="TX_FRAUD", rows=args.train_rows
+            )
+            features = uvloop.run(
+                pipeline_features(
+                    settings, args.pipeline, args.data, tenant_id, args.train_rows, "TX_FRAUD"
+                )
+            )
+            card = train_isolation_forest_on_features(request, features, store)
+            print(card.summary(), flush=True)
         stream = ingest_file(
             settings,
             args.data,
@@ -288,6 +292,9 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--stream-rows", type=int, default=200_000)
     demo.add_argument("--rate", type=float, default=5_000.0)
     demo.add_argument("--source-contract", type=Path, default=Path("examples/sources/cards.yaml"))
+    demo.add_argument(
+        "--pipeline", type=Path, default=Path("examples/pipelines/card_features.yaml")
+    )
     demo.set_defaults(handler=cmd_demo)
 
 

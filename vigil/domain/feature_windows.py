@@ -68,6 +68,11 @@ AGGREGATION_CODES = {
 def numeric(value: object) -> float | None:
     """A record value as a window aggregates it: an int or a finite float; anything else, a
     numeric string included, is missing. Records arrive typed by their source's schema."""
+    kind = type(value)
+    if kind is float:  # the common cases first: this runs for every field of every record
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -17,8 +17,9 @@ from vigil.application.features import FeatureRow, OnlineFeatures, WindowStore
 from vigil.application.ports import DeadLetter, DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope
 from vigil.application.rule_sets import PublishedRules
-from vigil.application.scoring import ScoredBatch, score_batch, with_entity_context
+from vigil.application.scoring import score_batch, with_entity_context
 from vigil.domain.alert import Detection
+from vigil.domain.decision import CompiledRules
 
 log = logging.getLogger("vigil.workers.score")
 
@@ -37,6 +38,24 @@ class BatchReport:
     dead_lettered: int = 0
     deferred: int = 0
     suppressed: int = 0
+
+
+@dataclass
+class SourceBatch:
+    """One source's records of a batch, the champion to score them and the features it reads."""
+
+    source: str
+    items: list[tuple[Delivery, RecordEnvelope]]
+    detector: Detector
+    rules: dict[str, CompiledRules | None]
+    """Each tenant's published rules for the source, None where it has none."""
+    features: list[FeatureRow] | None
+
+
+@dataclass
+class Prepared:
+    report: BatchReport
+    sources: list[SourceBatch] = field(default_factory=list)
 
 
 class ScoreWorker:
@@ -63,42 +82,89 @@ class ScoreWorker:
         self.batch_size = batch_size
 
     async def run(self, stop: asyncio.Event, wait_seconds: float = 1.0) -> None:
-        while not stop.is_set():
-            deliveries = await self.feed.next_batch(self.batch_size, wait_seconds)
-            if deliveries:
-                report = await self.process(deliveries)
+        """Two batches at a time: while one is scored and its alerts stored, the next is fetched
+        and its features computed, so neither the feature store's round trip nor the event
+        store's waits on the other. Batches are prepared in order, so windows see the records
+        in the order they came."""
+        prepared: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=1)
+
+        async def prepare() -> None:
+            try:
+                while not stop.is_set():
+                    deliveries = await self.feed.next_batch(self.batch_size, wait_seconds)
+                    if deliveries:
+                        await prepared.put(await self._prepare(deliveries))
+            finally:
+                await prepared.put(None)
+
+        async def finish() -> None:
+            while (batch := await prepared.get()) is not None:
+                report = await self._finish(batch)
                 log.info("scored batch %s", report)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(prepare)
+            tasks.start_soon(finish)
 
     async def process(self, deliveries: Sequence[Delivery]) -> BatchReport:
         """Scores one fetched batch; acks it only once its alerts and dead letters are stored."""
-        report = BatchReport(received=len(deliveries))
+        return await self._finish(await self._prepare(deliveries))
+
+    async def _prepare(self, deliveries: Sequence[Delivery]) -> Prepared:
+        """Reads the batch, finds each source's champion and computes the features it reads."""
+        batch = Prepared(BatchReport(received=len(deliveries)))
         by_source: dict[str, list[tuple[Delivery, RecordEnvelope]]] = defaultdict(list)
         for delivery in deliveries:
             try:
                 envelope = RecordEnvelope.from_json(delivery.data)
             except MalformedRecord as error:
-                await self._dead_letter(UNKNOWN, UNKNOWN, delivery, error, report)
+                await self._dead_letter(UNKNOWN, UNKNOWN, delivery, error, batch.report)
                 continue
             by_source[envelope.source].append((delivery, envelope))
+        for source, items in by_source.items():
+            try:
+                detector, rules = await anyio.to_thread.run_sync(self._deciding, source, items)
+            except NoChampion:
+                log.warning("no model for source %s yet; %d records wait", source, len(items))
+                batch.report.deferred += len(items)
+                for delivery, _ in items:
+                    await delivery.nak(delay=RETRY_SECONDS)
+                continue
+            features = None
+            if detector.pipeline is not None:
+                # The windows of a batch that fails later are remembered once: a redelivered
+                # record is the same record to the window store.
+                online = OnlineFeatures(detector.pipeline, self.windows)
+                features = await online.of_envelopes([e for _, e in items])
+            batch.sources.append(SourceBatch(source, items, detector, rules, features))
+        return batch
+
+    async def _finish(self, batch: Prepared) -> BatchReport:
+        report = batch.report
         detections: list[Detection] = []
         scored: list[Delivery] = []
-        for source, items in by_source.items():
-            batch = await self._score(source, items, report)
-            if batch is None:
-                continue
-            report.scored += len(batch.scored)
-            report.suppressed += batch.suppressed
-            if batch.rule_errors:
+        for work in batch.sources:
+            envelopes = [e for _, e in work.items]
+            # On the event loop, not a thread: it is a few milliseconds a batch, and a thread
+            # would fight the next batch's preparation for the interpreter.
+            decided = score_batch(envelopes, work.detector, work.rules, work.features)
+            report.scored += len(decided.scored)
+            report.suppressed += decided.suppressed
+            if decided.rule_errors:
                 log.warning(
-                    "rules of %s not evaluable on some records: %s", source, batch.rule_errors
+                    "rules of %s not evaluable on some records: %s",
+                    work.source,
+                    decided.rule_errors,
                 )
-            detections += await with_entity_context(batch, self.history)
-            delivery_of = {id(envelope): delivery for delivery, envelope in items}
-            rejected = {id(envelope) for envelope, _ in batch.rejections}
-            scored += [d for d, e in items if id(e) not in rejected]
-            for envelope, rejection in batch.rejections:
+            detections += await with_entity_context(decided, self.history)
+            delivery_of = {id(envelope): delivery for delivery, envelope in work.items}
+            rejected = {id(envelope) for envelope, _ in decided.rejections}
+            scored += [d for d, e in work.items if id(e) not in rejected]
+            for envelope, rejection in decided.rejections:
                 delivery = delivery_of[id(envelope)]
-                await self._dead_letter(envelope.tenant_id, source, delivery, rejection, report)
+                await self._dead_letter(
+                    envelope.tenant_id, work.source, delivery, rejection, report
+                )
         await self._raise(detections, scored, report)
         return report
 
@@ -122,38 +188,14 @@ class ScoreWorker:
         for delivery in scored:
             await delivery.ack()
 
-    async def _score(
-        self, source: str, items: list[tuple[Delivery, RecordEnvelope]], report: BatchReport
-    ) -> ScoredBatch | None:
-        try:
-            detector = await anyio.to_thread.run_sync(self.models.champion, source)
-        except NoChampion:
-            log.warning("no model for source %s yet; %d records wait", source, len(items))
-            report.deferred += len(items)
-            for delivery, _ in items:
-                await delivery.nak(delay=RETRY_SECONDS)
-            return None
-        envelopes = [e for _, e in items]
-        features = None
-        if detector.pipeline is not None:
-            # The windows of a batch that fails later are remembered once: a redelivered
-            # record is the same record to the window store.
-            online = OnlineFeatures(detector.pipeline, self.windows)
-            features = await online.of_envelopes(envelopes)
-        return await anyio.to_thread.run_sync(self._decide, source, envelopes, detector, features)
-
-    def _decide(
-        self,
-        source: str,
-        envelopes: list[RecordEnvelope],
-        detector: Detector,
-        features: list[FeatureRow] | None,
-    ) -> ScoredBatch:
-        """Reads each tenant's published rules (a publication takes effect on the next batch)
-        and scores the batch with them."""
-        tenants = {envelope.tenant_id for envelope in envelopes}
-        rules = {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
-        return score_batch(envelopes, detector, rules, features)
+    def _deciding(
+        self, source: str, items: list[tuple[Delivery, RecordEnvelope]]
+    ) -> tuple[Detector, dict[str, CompiledRules | None]]:
+        """The source's champion and each tenant's published rules, read from the stores for
+        every batch: a promotion or a publication takes effect on the next one."""
+        detector = self.models.champion(source)
+        tenants = {envelope.tenant_id for _, envelope in items}
+        return detector, {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
 
     async def _dead_letter(
         self,

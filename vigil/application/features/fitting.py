@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from math import isfinite
 from typing import Any
 
 from vigil.application.detection import Rejection
@@ -47,16 +49,21 @@ class FittedPipeline:
         """The row as the model's input, or why it cannot be one: the first feature missing or
         not a number after every step. Never a NaN."""
         values = dict(row)
-        for fitted in self.fitted:
-            if fitted is not None:
-                fitted.apply(values)
-        vector = []
-        for name in self.feature_names:
-            number = numeric(values.get(name))
-            if number is None:
-                return Rejection(name, self._why(name, values))
-            vector.append(number)
-        return vector
+        for fitted in self._learnt:
+            fitted.apply(values)
+        vector = [values.get(name) for name in self.feature_names]
+        for k, value in enumerate(vector):
+            if type(value) is not float or not isfinite(value):  # a float as a rule: fast path
+                number = numeric(value)
+                if number is None:
+                    name = self.feature_names[k]
+                    return Rejection(name, self._why(name, values))
+                vector[k] = number
+        return vector  # type: ignore[return-value]  # every entry is a finite float now
+
+    @cached_property
+    def _learnt(self) -> tuple[FittedStep, ...]:
+        return tuple(f for f in self.fitted if f is not None)
 
     def _why(self, name: str, values: Mapping[str, Any]) -> str:
         value = values.get(name)

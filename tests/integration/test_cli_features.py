@@ -1,0 +1,122 @@
+"""`vigil features build` and `vigil train --pipeline`, run in process on the embedded store."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from vigil.bootstrap import build_alert_desk
+from vigil.cli import main
+from vigil.cli_sources import apply_file
+from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
+from vigil.infrastructure.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PIPELINE = EXAMPLES / "pipelines" / "card_features.yaml"
+
+
+@pytest.fixture
+def cards(sqlite_settings: Settings) -> Settings:
+    desk = build_alert_desk(sqlite_settings)
+    try:
+        apply_file(desk, "default", "dana", EXAMPLES / "sources" / "cards.yaml", "")
+    finally:
+        desk.close()
+    return sqlite_settings
+
+
+@pytest.fixture
+def data(card_slice: Path) -> Path:
+    """The slice with one row the contract refuses: a negative amount."""
+    lines = card_slice.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    broken = lines[7].rstrip("\n").split(",")
+    broken[header.index("TX_AMOUNT")] = "-5"
+    lines[7] = ",".join(broken) + "\n"
+    card_slice.write_text("".join(lines))
+    return card_slice
+
+
+def run(settings: Settings, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    status = main(list(args), settings)
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_a_built_matrix_holds_every_admitted_record_with_its_label_and_the_pipelines_columns(
+    cards: Settings, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "matrix.csv"
+    status, said = run(
+        cards, capsys, "features", "build", str(PIPELINE), "--data", str(data),
+        "--label", "TX_FRAUD", "--out", str(out),
+    )  # fmt: skip
+
+    assert status == 0, said
+    assert "read 3,000 records" in said
+    assert "refused by the contract: 1 x TX_AMOUNT" in said
+    with out.open() as matrix:
+        rows = list(csv.DictReader(matrix))
+    assert len(rows) == 2999
+    assert list(rows[0])[:4] == ["record_id", "label", "TX_AMOUNT", "CUSTOMER_ID_count_1d"]
+    with data.open() as source:
+        truth = {r["TRANSACTION_ID"]: r["TX_FRAUD"] for r in csv.DictReader(source)}
+    assert {r["record_id"]: r["label"] for r in rows} == {
+        k: v for k, v in truth.items() if k != "6"
+    }
+    assert "6" not in {r["record_id"] for r in rows}  # the refused transaction
+    # The first record of a customer is the only one in its windows.
+    assert float(rows[0]["CUSTOMER_ID_count_30d"]) == 1.0
+
+
+def test_a_pipeline_reading_a_field_the_contract_drops_is_refused_at_its_line(
+    cards: Settings, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leaking = tmp_path / "leaking.yaml"
+    text = PIPELINE.read_text().replace("fields: [TX_AMOUNT]", "fields: [TX_AMOUNT, TX_FRAUD]")
+    leaking.write_text(text)
+    line = text.splitlines().index("    fields: [TX_AMOUNT, TX_FRAUD]") + 1
+
+    status, said = run(
+        cards, capsys, "features", "build", str(leaking), "--data", str(data),
+        "--out", str(tmp_path / "m.csv"),
+    )  # fmt: skip
+
+    assert status == 2
+    assert f"leaking.yaml, line {line}" in said
+    assert "TX_FRAUD" in said
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_training_on_a_pipeline_stores_a_model_that_reads_its_features(
+    cards: Settings, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, said = run(
+        cards, capsys, "train", "--source", "cards", "--data", str(data),
+        "--pipeline", str(PIPELINE), "--label", "TX_FRAUD",
+    )  # fmt: skip
+
+    assert status == 0, said
+    assert "feature pipeline: card_features" in said
+    assert "1 rows refused by the contract: TX_AMOUNT" in said
+    detector = OnnxModelRegistry(ModelStore(cards.storage.models)).champion("cards")
+    assert detector.pipeline is not None
+    assert detector.card.features == detector.pipeline.feature_names
+    assert "TERMINAL_ID_count_7d" in detector.card.features
+
+
+def test_training_refuses_a_pipeline_of_another_source_and_columns_it_did_not_choose(
+    cards: Settings, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("train", "--data", str(data), "--pipeline", str(PIPELINE))
+    status, said = run(cards, capsys, *common, "--source", "cards", "--features", "TX_AMOUNT")
+    assert status == 2
+    assert "--features" in said
+
+    status, said = run(cards, capsys, *common, "--source", "logins")
+    assert status == 2
+    assert "'cards', not 'logins'" in said
+    assert not ModelStore(cards.storage.models).has_champion("logins")
