@@ -66,6 +66,7 @@ bench: install-dev services
 	$(BIN)/python benchmarks/graphql_queue.py
 	$(BIN)/python benchmarks/relay.py
 	$(BIN)/python benchmarks/rules.py
+	$(BIN)/python benchmarks/ingest_nats.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from vigil.bootstrap import (
     build_projection_runner,
     build_read_engine,
     build_read_models,
+    build_source_desk,
 )
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
@@ -84,15 +85,15 @@ def caller_key(settings: Settings, desk: Casework) -> str:
     return api_key_of(settings, ANALYST, "admin")
 
 
-def api_key_of(settings: Settings, username: str, *roles: str) -> str:
-    """Registers a user of the test tenant with these roles and issues them an API key, on a
-    desk of its own, so the tests' ticking clock is not moved by it."""
+def api_key_of(settings: Settings, username: str, *roles: str, tenant: str = TENANT) -> str:
+    """Registers a user of the tenant (the test tenant unless named) with these roles and
+    issues them an API key, on a desk of its own, so the tests' ticking clock is not moved."""
     desk = build_alert_desk(settings)
     try:
         hasher = build_password_hasher(settings)
-        user = register_user(desk, hasher, TENANT, "test-setup", username, PASSWORD, roles)
+        user = register_user(desk, hasher, tenant, "test-setup", username, PASSWORD, roles)
         expiry = desk.clock() + timedelta(days=30)
-        return issue_api_key(desk, TENANT, user.id, "test-setup", "tests", expiry).plaintext
+        return issue_api_key(desk, tenant, user.id, "test-setup", "tests", expiry).plaintext
     finally:
         desk.close()
 
@@ -119,6 +120,7 @@ async def client(
         identity=identity.identity,
         csrf_secret="test-csrf-secret",
         case_files=case_file_storage,
+        sources=build_source_desk(desk),
         on_startup=startup_hooks,
         on_shutdown=[engine.dispose, identity.close],
     )

@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from tests.integration.conftest import api_key_of
+from vigil.application.casework import Casework
 from vigil.application.dead_letters import StoredDeadLetter
 from vigil.application.records import RecordEnvelope
 from vigil.bootstrap import (
@@ -86,12 +87,14 @@ def apply_cards_contract(settings: Settings, tenant_id: str) -> None:
 
 @asynccontextmanager
 async def serving_ingest(
-    settings: Settings, connected: bool = True
+    settings: Settings, connected: bool = True, desk: Casework | None = None
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The app as the composition root assembles it for `vigil serve`, ingestion included; its
-    NATS connection is made on the app's own event loop as it starts (unless `connected` is
-    False: an app that has not reached NATS yet)."""
-    desk = build_alert_desk(settings)
+    """The app as the composition root assembles it for `vigil serve`, ingestion, data sources
+    and their dead letters included; its NATS connection is made on the app's own event loop as
+    it starts (unless `connected` is False: an app that has not reached NATS yet). A `desk`
+    given stays open after."""
+    own_desk = desk is None
+    desk = build_alert_desk(settings) if desk is None else desk
     engine = build_read_engine(settings)
     identity = build_identity(settings)
     intake = WebIntake(settings, desk)
@@ -101,15 +104,18 @@ async def serving_ingest(
         identity=identity.identity,
         csrf_secret="test-csrf-secret",
         ingest=intake.endpoints,
+        sources=intake.sources,
         on_startup=[intake.start] if connected else [],
         on_shutdown=[intake.stop, engine.dispose, identity.close],
     )
     try:
         async with AsyncTestClient(create_app(deps)) as client:
             assert (intake.endpoints.intake is not None) == connected
+            assert (intake.sources.dead_letter_box is not None) == connected
             yield client
     finally:
-        desk.close()
+        if own_desk:
+            desk.close()
 
 
 @asynccontextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -29,12 +28,10 @@ from strawberry.types.base import StrawberryObjectDefinition
 from tests.app_routes import AppRoute, app_routes
 from tests.builders import detections
 from tests.graphql_client import TENANT
-from tests.integration.conftest import PASSWORD, api_key_of
+from tests.integration.conftest import api_key_of
 from vigil.application.casework import Casework
-from vigil.application.identity import issue_api_key, register_user
 from vigil.application.permissions import ROLE_PERMISSIONS, Permission, Role
 from vigil.application.queues import define_queue
-from vigil.bootstrap import build_alert_desk, build_password_hasher
 from vigil.domain.case import Priority
 from vigil.domain.queue import Assignment, QueueCriteria, QueueKind, QueueRules
 from vigil.graphql.permissions import required_by
@@ -222,6 +219,23 @@ def test_every_root_field_declares_the_permissions_it_needs() -> None:
     assert undeclared == [], "add needs(...) to these fields"
 
 
+SOURCE_FIELDS: dict[str, tuple[Permission, ...]] = {
+    "query dataSources": (Permission.SOURCES_READ,),
+    "query dataSource": (Permission.SOURCES_READ,),
+    "query deadLetters": (Permission.SOURCES_READ,),
+    "mutation applyDataSource": (Permission.SOURCES_MANAGE,),
+    "mutation replayDeadLetters": (Permission.SOURCES_MANAGE,),
+}
+"""The data-source fields and what they need: reading a source and its dead letters is every
+working role's; changing a contract or replaying is the data engineers' (and admins')."""
+
+
+def test_the_data_source_fields_need_the_sources_permissions() -> None:
+    declared = {str(f): f.needs for f in QUERIES_AND_MUTATIONS if str(f) in SOURCE_FIELDS}
+
+    assert declared == SOURCE_FIELDS
+
+
 def test_every_role_is_in_the_permission_table() -> None:
     assert set(ROLE_PERMISSIONS) == set(Role)
 
@@ -372,14 +386,7 @@ async def test_an_auditor_downloads_a_case_file_but_may_not_upload_one_and_a_dat
 @pytest.fixture
 def other_tenants_admin(settings: Settings) -> str:
     """An API key of an admin of another tenant: they may do everything, in their own tenant."""
-    desk = build_alert_desk(settings)
-    try:
-        hasher = build_password_hasher(settings)
-        user = register_user(desk, hasher, OTHER_TENANT, "setup", "root", PASSWORD, ["admin"])
-        expiry = desk.clock() + timedelta(days=1)
-        return issue_api_key(desk, OTHER_TENANT, user.id, "setup", "tests", expiry).plaintext
-    finally:
-        desk.close()
+    return api_key_of(settings, "root", "admin", tenant=OTHER_TENANT)
 
 
 @pytest.fixture

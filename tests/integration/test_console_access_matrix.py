@@ -37,6 +37,14 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
         Permission.ALERTS_ACT,
     ),
     ("POST", "/alerts/{alert_id:str}/reveal"): (Permission.ALERTS_READ, Permission.PII_REVEAL),
+    ("GET", "/sources"): (Permission.SOURCES_READ,),
+    ("GET", "/sources/{source_name:str}"): (Permission.SOURCES_READ,),
+    ("POST", "/sources/{source_name:str}/replay"): (
+        Permission.SOURCES_READ,
+        Permission.SOURCES_MANAGE,
+    ),
+    ("GET", "/source-documents/new"): (Permission.SOURCES_READ, Permission.SOURCES_MANAGE),
+    ("POST", "/source-documents"): (Permission.SOURCES_READ, Permission.SOURCES_MANAGE),
 }
 """What each console page and form must need."""
 

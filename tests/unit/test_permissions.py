@@ -74,6 +74,17 @@ def test_the_permissions_that_change_who_sees_or_decides_are_held_narrowly(
     assert holders(permission) == roles
 
 
+def test_every_working_role_reads_the_data_sources_but_only_engineers_change_them() -> None:
+    assert holders(Permission.SOURCES_READ) == {
+        Role.ANALYST,
+        Role.DATA_ENGINEER,
+        Role.MODEL_OWNER,
+        Role.ADMIN,
+        Role.AUDITOR,
+    }
+    assert holders(Permission.SOURCES_MANAGE) == {Role.DATA_ENGINEER, Role.ADMIN}
+
+
 def test_no_working_role_reveals_personal_data_by_default() -> None:
     for role in (Role.ANALYST, Role.DATA_ENGINEER, Role.MODEL_OWNER, Role.AUDITOR):
         assert Permission.PII_REVEAL not in ROLE_PERMISSIONS[role]

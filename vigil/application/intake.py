@@ -207,8 +207,11 @@ class Intake:
         )
 
 
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+
+
 def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return _CANONICAL.encode(value)
 
 
 def _object_in(body: bytes) -> dict[str, Any] | None:

@@ -83,8 +83,10 @@ READ_PERMISSIONS = frozenset(p for p in Permission if p.endswith(":read"))
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
-        # Works alerts into cases and gives the verdicts; sees what decided (rules, models) and
-        # how escalation works, but changes neither, nor who gets which work.
+        # Works alerts into cases and gives the verdicts; sees what decided (rules, models), how
+        # escalation works and where records come from (a source's contract tells which fields
+        # a record has and which are personal; its dead letters, tokenised, why one never became
+        # an alert), but changes none of them, nor who gets which work.
         Role.ANALYST: frozenset(
             {
                 P.ALERTS_READ,
@@ -97,6 +99,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.RULES_READ,
                 P.MODELS_READ,
                 P.ESCALATIONS_READ,
+                P.SOURCES_READ,
             }
         ),
         # Connects the sources: contracts, pipelines, ingestion, the dead letters, and the

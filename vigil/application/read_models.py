@@ -10,11 +10,13 @@ from vigil.application.entity_summary import EntitySummaries
 from vigil.application.evidence import EvidenceBook
 from vigil.application.label_book import LabelBook
 from vigil.application.queues import QueueBoard
+from vigil.application.source_catalogue import SourceCatalogue
 
 
 @dataclass(frozen=True)
 class ReadModels:
-    """What GraphQL and the console read; they go to the event store only for timelines."""
+    """What GraphQL and the console read; they go to the event store only for timelines and
+    one source's contract and history."""
 
     alert_queue: AlertQueue
     case_list: CaseList
@@ -22,3 +24,4 @@ class ReadModels:
     entity_summaries: EntitySummaries
     queue_board: QueueBoard
     evidence_book: EvidenceBook
+    source_catalogue: SourceCatalogue

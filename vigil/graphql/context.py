@@ -19,6 +19,8 @@ from vigil.application.label_book import LabelBook, LabelRow
 from vigil.application.permissions import Principal
 from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
+from vigil.application.source_catalogue import SourceCatalogue
+from vigil.application.source_desk import SourceDesk
 from vigil.graphql.alerts.loaders import (
     case_alerts_loader,
     case_loader,
@@ -26,6 +28,7 @@ from vigil.graphql.alerts.loaders import (
     timeline_loader,
 )
 from vigil.graphql.cases.loaders import case_files_loader, comments_loader
+from vigil.graphql.sources.loaders import SourceContext, source_context
 
 
 class VigilContext(BaseContext, kw_only=True):
@@ -38,6 +41,7 @@ class VigilContext(BaseContext, kw_only=True):
     entity_summaries: EntitySummaries
     queue_board: QueueBoard
     evidence_book: EvidenceBook
+    source_catalogue: SourceCatalogue
     tenant_id: str
     actor: str
     timelines: DataLoader[UUID, list[TimelineEntry]]
@@ -50,6 +54,8 @@ class VigilContext(BaseContext, kw_only=True):
     """Live domain events for subscriptions; None when the server runs without NATS."""
     principal: Principal | None = None
     """Who is asking; None for a request that proved nobody, which every root field refuses."""
+    sources: SourceContext | None = None
+    """Data-source documents and dead letters; None when the server was built without them."""
 
 
 Info = strawberry.Info[VigilContext, None]
@@ -62,6 +68,7 @@ def make_context(
     actor: str,
     domain_events: DomainEventFeed | None = None,
     principal: Principal | None = None,
+    sources: SourceDesk | None = None,
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
@@ -71,6 +78,7 @@ def make_context(
         entity_summaries=read_models.entity_summaries,
         queue_board=read_models.queue_board,
         evidence_book=read_models.evidence_book,
+        source_catalogue=read_models.source_catalogue,
         tenant_id=tenant_id,
         actor=actor,
         timelines=timeline_loader(alert_desk, tenant_id),
@@ -81,4 +89,5 @@ def make_context(
         case_files=case_files_loader(read_models.evidence_book, tenant_id),
         domain_events=domain_events,
         principal=principal,
+        sources=None if sources is None else source_context(sources, tenant_id),
     )

@@ -32,6 +32,8 @@ from vigil.graphql.queues.mutations import QueueMutations
 from vigil.graphql.queues.queries import QueueQueries
 from vigil.graphql.rules.mutations import RuleMutations
 from vigil.graphql.rules.queries import RuleQueries
+from vigil.graphql.sources.mutations import SourceMutations
+from vigil.graphql.sources.queries import SourceQueries
 from vigil.graphql.tags.mutations import TagMutations
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -51,7 +53,15 @@ hostile client only evict each other."""
 
 
 @strawberry.type
-class Query(AlertQueries, CaseQueries, LabelQueries, EntityQueries, QueueQueries, RuleQueries):
+class Query(
+    AlertQueries,
+    CaseQueries,
+    LabelQueries,
+    EntityQueries,
+    QueueQueries,
+    RuleQueries,
+    SourceQueries,
+):
     pass
 
 
@@ -63,6 +73,7 @@ class Mutation(
     LabelMutations,
     QueueMutations,
     RuleMutations,
+    SourceMutations,
     TagMutations,
 ):
     pass

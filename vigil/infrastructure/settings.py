@@ -199,6 +199,10 @@ class IngestSettings(BaseSettings):
     """The bridge's client id: with a persistent session, the broker keeps QoS 1 messages that
     arrive while the bridge is away. Two bridges on one broker need two ids."""
 
+    mqtt_enabled: bool = True
+    """Whether `vigil worker ingest` runs the MQTT bridge. One bridge per client id: further
+    ingest workers, which share the NATS sources' work, run with this off."""
+
 
 class AuthSettings(BaseSettings):
     """Tokens, login throttling and password hashing. Access tokens are signed with a key

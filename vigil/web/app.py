@@ -26,6 +26,7 @@ from vigil.application.casework import Casework
 from vigil.application.domain_events import DomainEventFeed
 from vigil.application.permissions import Principal
 from vigil.application.read_models import ReadModels
+from vigil.application.source_desk import SourceDesk
 from vigil.graphql.context import VigilContext, make_context
 from vigil.graphql.schema import schema
 from vigil.web.auth import ApiAuthentication, Identity, auth_router
@@ -36,6 +37,7 @@ from vigil.web.errors import exception_handlers
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
 from vigil.web.ingest import IngestEndpoints, ingest_router
+from vigil.web.source_pages import source_pages
 
 HERE = Path(__file__).parent
 
@@ -73,6 +75,9 @@ class WebDeps:
     """Feeds GraphQL subscriptions; without it they answer with an error."""
     ingest: IngestEndpoints | None = None
     """REST ingest, file uploads and webhooks; without it those routes are absent."""
+    sources: SourceDesk | None = None
+    """Data-source documents and dead letters for GraphQL and the console; without it the
+    console's source pages are absent and the GraphQL fields answer with an error."""
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
@@ -108,6 +113,8 @@ def create_app(deps: WebDeps) -> Litestar:
         handlers.append(case_file_router(deps.alert_desk, deps.case_files))
     if deps.ingest is not None:
         handlers.append(ingest_router(deps.ingest))
+    if deps.sources is not None:
+        handlers.append(source_pages(deps.sources, deps.read_models.source_catalogue))
     authentication = DefineMiddleware(
         ApiAuthentication, desk=deps.alert_desk, identity=deps.identity, exclude=UNAUTHENTICATED
     )
@@ -178,6 +185,7 @@ def _graphql_controller(deps: WebDeps) -> type:
             principal.username,
             deps.domain_events,
             principal,
+            deps.sources,
         )
 
     # Subscriptions speak both graphql-transport-ws and the older graphql-ws; a browser page

@@ -220,6 +220,23 @@ case_files = Table(
 )
 Index("ix_case_files_by_case", case_files.c.tenant_id, case_files.c.case_id)
 
+data_sources = Table(
+    "data_sources",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("source_type", String, nullable=False),
+    Column("description", String, nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("registered_by", String, nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("changed_by", String, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_data_sources_by_tenant", data_sources.c.tenant_id, data_sources.c.name)
+
 entity_summaries = Table(
     "entity_summaries",
     metadata,
@@ -249,5 +266,6 @@ TABLES: dict[str, Table] = {
     "queues": queues,
     "comments": comments,
     "case_files": case_files,
+    "data_sources": data_sources,
 }
 """Read-model tables by the name projections use for them."""

@@ -1,0 +1,62 @@
+"""Every tenant's data sources, as the ingest worker needs them: which sources there are, and
+what each one's current contract says about where its records come from.
+
+The directory follows the event log and reads only the DataSource events stored since its last
+look (the store filters them by topic), so looking every few seconds costs one small query
+however many alerts the log holds. It needs no read model, and any number of processes can
+keep one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from vigil.application.alert_desk import AlertDesk
+from vigil.domain.data_source import DataSource
+from vigil.domain.source_contract import SourceContract
+
+READ_AT_ONCE = 500
+
+_TOPICS = [get_topic(DataSource.Registered), get_topic(DataSource.ContractChanged)]
+
+
+@dataclass(frozen=True)
+class ListedSource:
+    tenant_id: str
+    contract: SourceContract
+    version: int
+
+
+class SourceDirectory:
+    """Registered sources of all tenants, current as of the last `refresh`."""
+
+    def __init__(self, desk: AlertDesk) -> None:
+        self.desk = desk
+        self.position = 0
+        """The notification id of the last DataSource event read."""
+        self._sources: dict[UUID | str, ListedSource] = {}
+
+    def refresh(self) -> Sequence[ListedSource]:
+        """Reads what was registered or changed since the last look; every source, oldest
+        first. Blocking: async callers go through a thread."""
+        while True:
+            notifications = self.desk.recorder.select_notifications(
+                self.position, READ_AT_ONCE, topics=_TOPICS, inclusive_of_start=False
+            )
+            for source_id in dict.fromkeys(n.originator_id for n in notifications):
+                self._read(source_id)
+            if notifications:
+                self.position = notifications[-1].id
+            if len(notifications) < READ_AT_ONCE:
+                return list(self._sources.values())
+
+    def _read(self, source_id: UUID | str) -> None:
+        found: object = self.desk.repository.get(UUID(str(source_id)))
+        if isinstance(found, DataSource):
+            self._sources[source_id] = ListedSource(
+                found.tenant_id, found.contract, found.contract_version
+            )
