@@ -221,6 +221,25 @@ def build_score_worker(
     )
 
 
+async def run_score_worker(settings: Settings, stop: asyncio.Event, batch_size: int = 1000) -> None:
+    """`vigil worker score`: the records stream scored by each source's champion, until `stop`."""
+    alerts = await anyio.to_thread.run_sync(build_alert_desk, settings)
+    try:
+        async with (
+            open_streams(settings, "vigil-score") as streams,
+            open_entity_history(settings) as history,
+            open_window_store(settings) as windows,
+        ):
+            worker = build_score_worker(settings, streams, alerts, history, windows, batch_size)
+            # What is alive now lives as long as the worker: out of the collector's way, which
+            # otherwise walks it again and again as each batch's objects come and go.
+            settle_heap()
+            log.info("score worker consuming %s", settings.nats.subject("records", "*"))
+            await worker.run(stop)
+    finally:
+        alerts.close()
+
+
 # Read models ------------------------------------------------------------------------------------
 
 

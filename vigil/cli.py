@@ -70,7 +70,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.name == "score":
-        return _run_until_signalled(lambda stop: _score(settings, args.batch_size, stop))
+        return _run_until_signalled(
+            lambda stop: bootstrap.run_score_worker(settings, stop, args.batch_size)
+        )
     if args.name == "sla":
         return _run_until_signalled(lambda stop: bootstrap.run_sla_worker(settings, stop))
     if args.name == "relay":
@@ -80,20 +82,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             lambda stop: bootstrap.run_ingest_worker(settings, stop, args.batch_size)
         )
     return _run_until_signalled(lambda stop: bootstrap.run_projection_worker(settings, stop))
-
-
-async def _score(settings: Settings, batch_size: int, stop: asyncio.Event) -> None:
-    alerts = bootstrap.build_alert_desk(settings)
-    async with (
-        bootstrap.open_streams(settings, "vigil-score") as streams,
-        bootstrap.open_entity_history(settings) as history,
-        bootstrap.open_window_store(settings) as windows,
-    ):
-        worker = bootstrap.build_score_worker(
-            settings, streams, alerts, history, windows, batch_size
-        )
-        log.info("score worker consuming %s", settings.nats.subject("records", "*"))
-        await worker.run(stop)
 
 
 # ingest and train ------------------------------------------------------------------------------
