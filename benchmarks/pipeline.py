@@ -224,10 +224,10 @@ async def settled_count(conn: psycopg.AsyncConnection[Any]) -> int:
 
 
 async def paced(
-    js: Any, subject: str, records: Sequence[tuple[str, bytes]], rate: float
-) -> dict[str, float]:
-    """Publishes at `rate` a second in 10 ms ticks; the publish time of each record."""
-    sent: dict[str, float] = {}
+    js: Any, subject: str, records: Sequence[tuple[str, bytes]], rate: float, sent: dict[str, float]
+) -> None:
+    """Publishes at `rate` a second in 10 ms ticks, noting each record's publish time in `sent`
+    as it goes (the watcher reads it meanwhile)."""
     tick, started = 0.01, time.perf_counter()
     per_tick = max(1, round(rate * tick))
     for n, start in enumerate(range(0, len(records), per_tick)):
@@ -235,11 +235,9 @@ async def paced(
         if ahead > 0:
             await asyncio.sleep(ahead)
         chunk = records[start : start + per_tick]
-        now = time.time()
+        sent.update((record_id, time.time()) for record_id, _ in chunk)
         acks = [await js.publish_async(subject, body) for _, body in chunk]
-        sent.update((record_id, now) for record_id, _ in chunk)
         await asyncio.gather(*acks)
-    return sent
 
 
 async def latencies(
@@ -294,10 +292,21 @@ async def measure(
             later = records[count : count + int(rate * seconds)]
             done, since = asyncio.Event(), time.time() - 1
             sent_at: dict[str, float] = {}
+            on_stream: dict[str, float] = {}
+
+            async def stored(msg: Any) -> None:
+                on_stream[json.loads(msg.data)["record_id"]] = time.time()
+
+            # Core NATS hears what JetStream stores on the records subjects: the ingest part.
+            listening = await streams.client.subscribe(
+                settings.nats.subject("records", ">"), cb=stored, pending_msgs_limit=-1
+            )
             watcher = asyncio.create_task(latencies(conn, sent_at, since, done))
-            sent_at.update(await paced(js, subject, later, rate))
+            await paced(js, subject, later, rate, sent_at)
             done.set()
             waited = await watcher
+            await listening.unsubscribe()
+            ingested = [on_stream[r] - sent_at[r] for r in sent_at if r in on_stream]
             await drained(js, settings, workers)
     finally:
         for worker in workers:
@@ -314,6 +323,8 @@ async def measure(
         "latency_rate_records_per_s": rate,
         "latency_records": float(len(later)),
         "latency_alerts": float(len(waited)),
+        "ingest_p50_ms": percentile(ingested, 50) * 1e3,
+        "ingest_p99_ms": percentile(ingested, 99) * 1e3,
         "p50_ms": percentile(waited, 50) * 1e3,
         "p99_ms": percentile(waited, 99) * 1e3,
         "max_ms": (max(waited) if waited else float("nan")) * 1e3,
