@@ -62,7 +62,7 @@ lint: install-dev
 bench: install-dev services
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/pipeline.py
-	$(BIN)/python benchmarks/pipeline.py --postgres --redis
+	$(BIN)/python benchmarks/window_store.py
 	$(BIN)/python benchmarks/graphql_queue.py
 	$(BIN)/python benchmarks/relay.py
 	$(BIN)/python benchmarks/rules.py

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from vigil.application.detection import Rejection
 from vigil.application.features import InProcessWindowStore, WindowInput, training_matrix
+from vigil.application.features.windows import record_digest
 from vigil.domain.feature_pipeline import FeaturePipeline
 
 AGGREGATIONS = ["count", "sum", "mean", "std", "min", "max"]
@@ -121,6 +122,29 @@ async def test_a_redelivered_record_is_counted_once() -> None:
     assert redelivered["CUSTOMER_time_since_last"] == 5 * MINUTE
 
 
+async def test_a_record_delivered_again_with_other_fields_keeps_the_fields_it_first_came_with() -> (
+    None
+):
+    first, again = await observe([record("a", 0, 10.0)], [record("a", 0, 99.0)])
+    assert again["CUSTOMER_count_10m"] == 1.0
+    assert again["CUSTOMER_AMOUNT_sum_10m"] == first["CUSTOMER_AMOUNT_sum_10m"] == 10.0
+
+
+async def test_a_record_id_seen_again_at_another_event_time_is_another_record() -> None:
+    *_, moved = await observe([record("a", 0, 10.0)], [record("a", 1, 10.0)])
+    assert moved["CUSTOMER_count_10m"] == 2.0
+
+
+async def test_records_of_one_event_time_are_summed_in_the_order_of_their_digests() -> None:
+    amounts = {"a": 1e16, "b": 1.0, "c": -1e16, "d": 3.0}
+    arrivals = [record(rid, 5, amount) for rid, amount in amounts.items()]
+    *_, last = await observe(arrivals[2:], arrivals[:2])
+    total = 0.0
+    for rid in sorted(amounts, key=record_digest):
+        total += amounts[rid]
+    assert last["CUSTOMER_AMOUNT_sum_10m"] == total
+
+
 async def test_a_record_without_its_entity_key_has_no_window_features_of_it_and_joins_nothing() -> (
     None
 ):
@@ -205,7 +229,7 @@ def brute_force(
     arrivals: list[WindowInput], windows: dict[str, float]
 ) -> list[dict[str, float | None]]:
     retention = 2 * max(windows.values())
-    seen: dict[tuple[str, str, str], dict[str, Seen]] = {}
+    seen: dict[tuple[str, str, str], dict[tuple[str, float], Seen]] = {}
     answers = []
     for item in arrivals:
         customer = item.record["CUSTOMER"]
@@ -214,8 +238,9 @@ def brute_force(
             answers.append(answer)
             continue
         history = seen.setdefault((item.tenant_id, item.source, str(customer)), {})
-        history.setdefault(item.record_id, Seen(item.record_id, item.at, item.record["AMOUNT"]))
-        this = history[item.record_id]
+        this = history.setdefault(
+            (item.record_id, item.at), Seen(item.record_id, item.at, item.record["AMOUNT"])
+        )
         cut = max(s.at for s in history.values()) - retention
         for name, width in windows.items():
             if this.at < cut:
@@ -224,7 +249,7 @@ def brute_force(
                 inside = [
                     s for s in history.values() if this.at - width < s.at <= this.at and s.at >= cut
                 ]
-            inside.sort(key=lambda s: (s.at, s.record_id))
+            inside.sort(key=lambda s: (s.at, record_digest(s.record_id)))
             values = [v for v in (number(s.amount) for s in inside) if v is not None]
             answer[f"CUSTOMER_count_{name}"] = float(len(inside))
             if values:
@@ -236,11 +261,7 @@ def brute_force(
                 )
                 answer[f"CUSTOMER_AMOUNT_min_{name}"] = min(values)
                 answer[f"CUSTOMER_AMOUNT_max_{name}"] = max(values)
-        others = [
-            s.at
-            for s in history.values()
-            if s.record_id != this.record_id and cut <= s.at <= this.at
-        ]
+        others = [s.at for s in history.values() if s is not this and cut <= s.at <= this.at]
         answer["CUSTOMER_time_since_last"] = this.at - max(others) if others else None
         answers.append(answer)
     return answers

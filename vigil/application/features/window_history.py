@@ -12,6 +12,7 @@ from vigil.application.features.windows import (
     Span,
     WindowInput,
     history_layouts,
+    record_digest,
     window_values,
 )
 from vigil.domain.feature_pipeline import FeaturePipeline
@@ -19,49 +20,47 @@ from vigil.domain.feature_windows import value_text
 
 
 class EntityTimeline:
-    """One entity's retained records, ascending by (event time, member), as parallel lists."""
+    """One entity's retained records, ascending by (event time, record digest), as parallel
+    lists."""
 
-    __slots__ = ("ats", "latest", "members", "present", "values")
+    __slots__ = ("ats", "digests", "latest", "present", "values")
 
     def __init__(self) -> None:
         self.ats: list[float] = []
-        self.members: list[bytes] = []
+        self.digests: list[int] = []
         self.values: list[tuple[float | None, ...]] = []
-        self.present: set[bytes] = set()
+        self.present: set[tuple[float, int]] = set()
         self.latest = -math.inf
 
-    def add(self, at: float, member: bytes, values: tuple[float | None, ...]) -> None:
-        """Keeps the record unless it is kept already (a redelivery: the same member)."""
-        if member in self.present:
-            return
+    def observe(
+        self, layout: HistoryLayout, at: float, digest: int, values: tuple[float | None, ...]
+    ) -> Span:
+        """Keeps the record unless it is kept already (a redelivery) or later than the retention,
+        and returns what it sees: the retained entries of its widest window."""
+        latest = max(self.latest, at)
+        cut = latest - layout.retention
+        if at < cut:  # no record will see this one: it sees only itself and joins nothing
+            return Span([at], [values], 0, 1, 0, None)
         first, last = bisect_left(self.ats, at), bisect_right(self.ats, at)
-        place = bisect_left(self.members, member, first, last)
-        self.ats.insert(place, at)
-        self.members.insert(place, member)
-        self.values.insert(place, values)
-        self.present.add(member)
-        self.latest = max(self.latest, at)
-
-    def span(self, layout: HistoryLayout, at: float, member: bytes) -> Span:
-        """What the record kept at `at` sees: the retained entries of its widest window."""
-        cut = self.latest - layout.retention
-        if at < cut:  # later than the retention: the record sees only itself
-            first, last = bisect_left(self.ats, at), bisect_right(self.ats, at)
-            place = bisect_left(self.members, member, first, last)
-            return Span(self.ats, self.members, self.values, place, place + 1, None)
+        own = bisect_left(self.digests, digest, first, last)
+        if (at, digest) not in self.present:
+            self.ats.insert(own, at)
+            self.digests.insert(own, digest)
+            self.values.insert(own, values)
+            self.present.add((at, digest))
+            self.latest, last = latest, last + 1
         low = at - layout.horizon
-        end = bisect_right(self.ats, at)
         if cut > low:
-            return Span(self.ats, self.members, self.values, bisect_left(self.ats, cut), end, None)
+            return Span(self.ats, self.values, bisect_left(self.ats, cut), last, own, None)
         before = bisect_right(self.ats, low) - 1
         earlier = self.ats[before] if before >= 0 and self.ats[before] >= cut else None
-        return Span(self.ats, self.members, self.values, before + 1, end, earlier)
+        return Span(self.ats, self.values, before + 1, last, own, earlier)
 
     def forget(self, layout: HistoryLayout) -> None:
         """Drops what no record can see any more: entries older than the retention."""
         cut = bisect_left(self.ats, self.latest - layout.retention)
-        self.present.difference_update(self.members[:cut])
-        del self.ats[:cut], self.members[:cut], self.values[:cut]
+        self.present.difference_update(zip(self.ats[:cut], self.digests[:cut], strict=True))
+        del self.ats[:cut], self.digests[:cut], self.values[:cut]
 
 
 class InProcessWindowStore:
@@ -78,6 +77,7 @@ class InProcessWindowStore:
         answers = []
         for item in batch:
             features: dict[str, float | None] = dict.fromkeys(names)
+            digest = None
             for layout in layouts:
                 entity = value_text(item.record.get(layout.entity_key))
                 if entity is None:
@@ -88,12 +88,10 @@ class InProcessWindowStore:
                     timeline = self._timelines[key] = EntityTimeline()
                 touched[key] = (timeline, layout)
                 at = float(item.at)
-                member, values = layout.member(item.record_id, at, item.record)
-                timeline.add(at, member, values)
-                span = timeline.span(layout, at, member)
-                features.update(
-                    zip(layout.names, window_values(layout, span, at, member), strict=True)
-                )
+                if digest is None:
+                    digest = record_digest(item.record_id)
+                span = timeline.observe(layout, at, digest, layout.values(item.record))
+                features.update(zip(layout.names, window_values(layout, span, at), strict=True))
             answers.append(features)
         for timeline, layout in touched.values():
             timeline.forget(layout)

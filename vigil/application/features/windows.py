@@ -2,13 +2,14 @@
 
 A record's window of width w is every record of its entity (same tenant, source, entity key
 field and value) with event time in (t - w, t], the record itself included, among the records
-seen so far. Values are summed oldest first: ascending event time, then record id. A history
-is kept for twice its widest window (the layout's retention) before the entity's latest record,
-so a record later than that sees only itself. A record delivered again (same record id, event
-time and fields) is kept once. A record without the entity key (missing, None, empty) gets None
-for every feature of that entity, count and time since last included, and joins no history; a
-field that is missing or not a number on a record leaves that record out of the field's
-aggregates (a window without any value has None for them) but not out of the count.
+seen so far. Values are summed oldest first: ascending event time, then record digest (see
+`record_digest`). A history is kept for twice its widest window (the layout's retention) before
+the entity's latest record, so a record later than that sees only itself and joins nothing. A
+record delivered again (same record id and event time) is kept once, with the fields it first
+came with. A record without the entity key (missing, None, empty) gets None for every feature of
+that entity, count and time since last included, and joins no history; a field that is missing
+or not a number on a record leaves that record out of the field's aggregates (a window without
+any value has None for them) but not out of the count.
 
 Both stores follow `window_values`, the one place the features of a window are computed.
 """
@@ -16,8 +17,6 @@ Both stores follow `window_values`, the one place the features of a window are c
 from __future__ import annotations
 
 import hashlib
-import math
-import struct
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,10 +27,20 @@ from vigil.domain.feature_pipeline import FeaturePipeline
 from vigil.domain.feature_steps import WindowAggregation
 from vigil.domain.feature_windows import Aggregation, aggregate, numeric
 
-SEPARATOR = "\x1f"
-"""Ends the record id in a history member; below every printable character, so members sort as
-their record ids do."""
-_SEPARATOR = SEPARATOR.encode()
+ENTRY_FORMAT = 2
+"""Names how entries are kept (2: event time, record digest, fields): a change starts new
+histories instead of misreading old ones."""
+DIGEST_BITS = 53
+"""A digest is exact as a double, so the Redis store's script compares digests as numbers."""
+
+
+def record_digest(record_id: str) -> int:
+    """The record's identity in its entities' histories, with its event time, and its place
+    among records of the same event time: the first 53 bits of the BLAKE2b of its id. Two
+    records of one entity at one event time share a digest with odds of 2**-53, and the later
+    one would then be taken for a redelivery of the first."""
+    digest = hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> (64 - DIGEST_BITS)
 
 
 @dataclass(frozen=True)
@@ -98,33 +107,15 @@ class HistoryLayout:
     @cached_property
     def digest(self) -> str:
         """Names the shape of the entries: pipelines that keep the same entries share histories,
-        and a pipeline that keeps other ones never reads them."""
-        shape = SEPARATOR.join([self.entity_key, *self.fields, repr(self.retention)])
+        and a pipeline that keeps other ones (or an older entry format) never reads them."""
+        shape = "\x1f".join(
+            [self.entity_key, *self.fields, repr(self.retention), f"entries-v{ENTRY_FORMAT}"]
+        )
         return hashlib.sha256(shape.encode()).hexdigest()[:12]
 
-    def member(
-        self, record_id: str, at: float, record: Mapping[str, Any]
-    ) -> tuple[bytes, tuple[float | None, ...]]:
-        """The record's entry: its record id, `\\x1f`, then its event time and each field's
-        value as little-endian doubles (NaN for a missing value). Entries with one event time
-        sort by record id; Lua's `struct.unpack` reads the numbers back exactly."""
-        values = tuple(numeric(record.get(f)) for f in self.fields)
-        numbers = self._entry.pack(at, *(math.nan if v is None else v for v in values))
-        return _escaped(record_id) + _SEPARATOR + numbers, values
-
-    @cached_property
-    def _entry(self) -> struct.Struct:
-        return struct.Struct(f"<{1 + len(self.fields)}d")
-
-
-def _escaped(record_id: str) -> bytes:
-    """The id as UTF-8, `%XX` for `%` and unprintable characters: no id holds the separator."""
-    if record_id.isprintable() and "%" not in record_id:
-        return record_id.encode()
-    return "".join(
-        c if c.isprintable() and c != "%" else "".join(f"%{b:02X}" for b in c.encode())
-        for c in record_id
-    ).encode()
+    def values(self, record: Mapping[str, Any]) -> tuple[float | None, ...]:
+        """What the record's entry carries of each field, None where it has no number."""
+        return tuple(numeric(record.get(f)) for f in self.fields)
 
 
 def history_layouts(pipeline: FeaturePipeline) -> tuple[HistoryLayout, ...]:
@@ -156,21 +147,20 @@ def _layout(entity_key: str, steps: list[WindowAggregation]) -> HistoryLayout:
 @dataclass(frozen=True)
 class Span:
     """A record's view of its history: entries start..end-1 of the history's parallel lists,
-    ascending by (event time, member), are the retained ones in its widest window."""
+    ascending by (event time, record digest), are the retained ones in its widest window, and
+    entry `own` is the record itself."""
 
     ats: Sequence[float]
-    members: Sequence[bytes]
     values: Sequence[tuple[float | None, ...]]
     start: int
     end: int
+    own: int
     earlier: float | None
     """Event time of the latest retained entry before the span, for time since last."""
 
 
-def window_values(
-    layout: HistoryLayout, span: Span, at: float, member: bytes
-) -> list[float | None]:
-    """The layout's features for the record `member` at `at`, in `layout.names` order."""
+def window_values(layout: HistoryLayout, span: Span, at: float) -> list[float | None]:
+    """The layout's features for the record at `at`, in `layout.names` order."""
     starts = [bisect_right(span.ats, at - w, span.start, span.end) for w in layout.windows]
     result: list[float | None] = []
     for output in layout.outputs:
@@ -181,12 +171,13 @@ def window_values(
         column = (row[output.field] for row in span.values[first : span.end])
         result.append(aggregate(output.aggregation, [v for v in column if v is not None]))
     if layout.since_last is not None:
-        result.append(_since_last(span, at, member))
+        result.append(_since_last(span, at))
     return result
 
 
-def _since_last(span: Span, at: float, member: bytes) -> float | None:
-    for k in range(span.end - 1, span.start - 1, -1):
-        if span.members[k] != member:
-            return at - span.ats[k]
+def _since_last(span: Span, at: float) -> float | None:
+    """From the latest entry of the span but the record itself, or from the one before it."""
+    previous = span.end - 1 if span.end - 1 != span.own else span.end - 2
+    if previous >= span.start:
+        return at - span.ats[previous]
     return None if span.earlier is None else at - span.earlier
