@@ -83,11 +83,16 @@ async def ingest_rows(
     return report
 
 
+def row_place(origin: str, number: int) -> str:
+    """Where a file's row sits (`cards.csv:12`): its origin and, without an id field, its id."""
+    return f"{origin}:{number}"
+
+
 def _arrival(origin: str, number: int, row: Mapping[str, Any] | BrokenRow) -> Arrival:
     if isinstance(row, BrokenRow):
         where = f"{origin}:line {row.line}"
         return Arrival(row.text.encode(), where, refusal=Violation("record", row.reason))
-    where = f"{origin}:{number}"
+    where = row_place(origin, number)
     return Arrival(row, where, fallback_id=where)
 
 

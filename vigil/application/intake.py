@@ -120,7 +120,9 @@ class Intake:
             source=contract.name,
             record_id=self._record_id(contract.record_id_field, record, arrival),
             data=data,
-            entity_id=_text(record.get(contract.entity_field)) if contract.entity_field else None,
+            entity_id=identity_text(record.get(contract.entity_field))
+            if contract.entity_field
+            else None,
             occurred_at=self._occurred_at(contract.event_time_field, record),
         )
 
@@ -153,7 +155,7 @@ class Intake:
                 return arrival.fallback_id
             # No id anywhere: the same content sent twice is the same record.
             return hashlib.sha256(_json(record).encode()).hexdigest()[:32]
-        value = _text(record.get(id_field))
+        value = identity_text(record.get(id_field))
         if value is None:
             raise Refused(Violation(id_field, "the record id is missing"), record)
         return value
@@ -222,7 +224,9 @@ def _object_in(body: bytes) -> dict[str, Any] | None:
     return decoded if isinstance(decoded, dict) else None
 
 
-def _text(value: object) -> str | None:
+def identity_text(value: object) -> str | None:
+    """A record id or entity as intake keeps it: the value as text; None when it is missing or
+    empty."""
     if value is None or value == "":
         return None
     return str(value)

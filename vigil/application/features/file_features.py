@@ -20,8 +20,8 @@ from vigil.application.data_sources import ContractBook
 from vigil.application.features.fitting import FittedPipeline
 from vigil.application.features.training import TrainingMatrix, training_matrix, window_input
 from vigil.application.features.windows import WindowInput
-from vigil.application.ingestion import BrokenRow, FileIngestion, Row, ingest_rows
-from vigil.application.intake import Intake
+from vigil.application.ingestion import BrokenRow, FileIngestion, Row, ingest_rows, row_place
+from vigil.application.intake import Intake, identity_text
 from vigil.application.ports import Clock, DeadLetter
 from vigil.application.records import RecordEnvelope
 from vigil.domain.errors import InvalidCommand
@@ -98,9 +98,10 @@ def _labelled(
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, BrokenRow):
             # Intake's record id: the id field's value, or where the row sits in the file.
-            record_id = _text(row.get(id_field)) if id_field else f"{origin}:{number}"
+            where = row_place(origin, number)
+            record_id = identity_text(row.get(id_field)) if id_field else where
             if record_id is not None:
-                labels[record_id] = _label(row, label, f"{origin}:{number}")
+                labels[record_id] = _label(row, label, where)
         yield row
 
 
@@ -111,7 +112,3 @@ def _label(row: Mapping[str, Any], label: str, where: str) -> int:
     if value in (0, 1, "0", "1") and not isinstance(value, bool | float):
         return int(value)
     raise InvalidCommand(label, f"must be 0 or 1 on every row; {where} has {value!r}")
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
