@@ -15,7 +15,8 @@ model's alerts table (polled every 20 ms, so up to 20 ms is the poll's).
 
 The model is trained on the first --train-rows transactions (alert rate 1%), and the benchmark
 streams the transactions from the start of the file, so the windows the score worker computes
-are the ones the model was trained on. Every worker's CPU time is read from /proc, to say what
+are the ones the model was trained on. The CPU time of every worker and of the NATS, Redis and
+PostgreSQL servers is read from /proc, to say what
 limits the pipeline.
 
 Usage: python benchmarks/pipeline.py [--records N] [--seconds S] [--rate R] [--train-rows N]
@@ -47,6 +48,7 @@ import yaml
 from redis.asyncio import Redis
 
 from vigil.application.data_sources import apply_source
+from vigil.application.records import unpack_records
 from vigil.bootstrap import build_alert_desk, build_model_store, open_streams
 from vigil.cli_features import pipeline_features
 from vigil.domain.source_contract import SourceContract
@@ -73,6 +75,8 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 NATS = "nats://127.0.0.1:4222"
 REDIS = "redis://127.0.0.1:6379/0"
 WORKERS = ("ingest", "score", "project")
+SERVERS = {"nats-server": "nats", "redis-server": "redis", "postgres": "postgres"}
+"""The services' processes by the name the kernel gives them, and what the figures call them."""
 POLL_SECONDS = 0.02
 PUBLISH_WINDOW = 5_000
 """Publishes in flight before their acks are awaited."""
@@ -142,6 +146,25 @@ def raw_records(count: int) -> list[tuple[str, bytes]]:
     ]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds() -> dict[str, float]:
+    """CPU seconds of every process of each service on this machine (PostgreSQL's backends
+    summed), so a service's share of the work can be told from the workers'."""
+    seconds = dict.fromkeys(SERVERS.values(), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            name = SERVERS.get((entry / "comm").read_text().strip())
+            if name:
+                seconds[name] += process_cpu_seconds(int(entry.name))
+    return seconds
+
+
 class Worker:
     """`vigil worker NAME` as a process of its own, its CPU time read from /proc."""
 
@@ -157,8 +180,7 @@ class Worker:
             )
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -288,12 +310,13 @@ async def measure(
             began = time.perf_counter()
             await publish(js, subject, records[:count])
             published = time.perf_counter() - began
-            cpu_before = {w.name: w.cpu_seconds() for w in workers}
+            cpu_before = {w.name: w.cpu_seconds() for w in workers} | server_cpu_seconds()
             started = time.perf_counter()
             ingest.process.send_signal(signal.SIGCONT)
             await drained(js, settings, workers)
             elapsed = time.perf_counter() - started
-            cpu = {w.name: w.cpu_seconds() - cpu_before[w.name] for w in workers}
+            cpu_after = {w.name: w.cpu_seconds() for w in workers} | server_cpu_seconds()
+            cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
             raised = await settled_count(conn)
 
             rate = rate or 0.8 * count / elapsed
@@ -303,7 +326,9 @@ async def measure(
             on_stream: dict[str, float] = {}
 
             async def stored(msg: Any) -> None:
-                on_stream[json.loads(msg.data)["record_id"]] = time.time()
+                now = time.time()
+                for line in unpack_records(msg.data):
+                    on_stream[json.loads(line)["record_id"]] = now
 
             # Core NATS hears what JetStream stores on the records subjects: the ingest part.
             listening = await streams.client.subscribe(
@@ -327,7 +352,7 @@ async def measure(
         "seconds": elapsed,
         "alerts": float(raised),
         "alert_rate": raised / count,
-        **{f"{name}_cpu_us_per_record": cpu[name] / count * 1e6 for name in WORKERS},
+        **{f"{name}_cpu_us_per_record": cpu[name] / count * 1e6 for name in cpu},
         "latency_rate_records_per_s": rate,
         "latency_records": float(len(later)),
         "latency_alerts": float(len(waited)),

@@ -15,7 +15,7 @@ from nats.js.errors import NotFoundError
 from tests.integration.conftest import api_key_of
 from vigil.application.casework import Casework
 from vigil.application.dead_letters import StoredDeadLetter
-from vigil.application.records import RecordEnvelope
+from vigil.application.records import RecordEnvelope, unpack_records
 from vigil.bootstrap import (
     Streams,
     WebIntake,
@@ -138,7 +138,7 @@ async def records_on(streams: Streams, source: str) -> list[RecordEnvelope]:
     raw = await _messages(
         streams.client.jetstream(), settings.stream("RECORDS"), settings.subject("records", source)
     )
-    return [RecordEnvelope.from_json(data) for data in raw]
+    return [RecordEnvelope.from_json(line) for data in raw for line in unpack_records(data)]
 
 
 async def raw_records_on(streams: Streams, source: str) -> list[bytes]:

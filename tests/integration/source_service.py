@@ -11,8 +11,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.integration.ingest_service import serving_ingest
+from tests.integration.ingest_service import raw_records_on, serving_ingest
 from vigil.application.casework import Casework
+from vigil.application.records import records_in
 from vigil.bootstrap import open_streams
 from vigil.infrastructure.settings import Settings
 from vigil.web.auth import API_KEY_HEADER
@@ -72,5 +73,4 @@ async def ingest(
 async def records_on_stream(settings: Settings) -> int:
     """How many records the test's RECORDS stream holds, from every source and tenant."""
     async with open_streams(settings, "test-records") as streams:
-        info = await streams.client.jetstream().stream_info(settings.nats.stream("RECORDS"))
-    return info.state.messages
+        return sum(map(records_in, await raw_records_on(streams, ">")))

@@ -19,7 +19,7 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.data_sources import apply_source
 from vigil.application.dead_letters import StoredDeadLetter
-from vigil.application.records import RecordEnvelope
+from vigil.application.records import RecordEnvelope, unpack_records
 from vigil.application.source_routes import UNROUTED, AddressedFeed
 from vigil.bootstrap import (
     Streams,
@@ -139,7 +139,7 @@ async def records(streams: Streams, source: str, count: int) -> list[RecordEnvel
     found: list[RecordEnvelope] = []
     for _ in range(100):
         for delivery in await feed.next_batch(100, 0.1):
-            found.append(RecordEnvelope.from_json(delivery.data))
+            found += [RecordEnvelope.from_json(line) for line in unpack_records(delivery.data)]
             await delivery.ack()
         if len(found) >= count:
             break

@@ -136,6 +136,32 @@ async def test_a_redelivered_record_never_raises_a_second_alert(
     assert len(alerts.recorder.select_notifications(None, 10_000)) == first.alerts_raised
 
 
+async def test_a_line_of_a_message_that_is_no_envelope_is_dead_lettered_alone(
+    trained_settings: Settings, card_slice: Path
+) -> None:
+    settings = trained_settings
+    envelopes = [card_envelope(row) for row in iter_records(card_slice)]
+    alerts = build_alert_desk(settings)
+    message = RedeliveredRecord(
+        b"\n".join([*(e.to_json() for e in envelopes[:10]), b"{oops", envelopes[10].to_json()])
+    )
+    async with (
+        open_streams(settings, "test-lines") as streams,
+        open_entity_history(settings) as history,
+    ):
+        worker = build_score_worker(settings, streams, alerts, history, InProcessWindowStore())
+        report = await worker.process([message])
+        js = streams.client.jetstream()
+        dlq = await js.pull_subscribe(
+            settings.nats.subject("dlq", ">"), stream=settings.nats.stream("DLQ")
+        )
+        letters = await dlq.fetch(1, timeout=5)
+    assert (report.received, report.scored, report.dead_lettered) == (12, 11, 1)
+    assert message.acked
+    assert [m.data for m in letters] == [b"{oops"]
+    assert (letters[0].headers or {})[ERROR_FIELD] == "body"
+
+
 BIG = 100.0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from vigil.application import fast_json
 from vigil.application.data_sources import CompiledContract, ContractBook, Violation
 from vigil.application.ports import Clock, DeadLetter, DeadLetters, RecordPublisher
 from vigil.application.records import RecordEnvelope
@@ -134,11 +135,9 @@ class Intake:
         if len(body) > self.max_record_bytes:
             raise Oversized(Violation("record", self._too_big(len(body))), _object_in(body))
         try:
-            text = body.decode("utf-8")
+            decoded = fast_json.loads(body)
         except UnicodeDecodeError as exc:
             raise Refused(Violation("record", f"not UTF-8: {exc}")) from None
-        try:
-            decoded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise Refused(Violation("record", f"not JSON: {exc}")) from None
         if not isinstance(decoded, dict):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,11 @@ log = logging.getLogger("vigil.projection")
 
 LISTENING_POLL_SECONDS = 2.0
 """With LISTEN/NOTIFY, looking at the log is a safety net for a notification lost in a reconnect."""
+GATHER_SECONDS = 0.1
+"""The least time from one batch's start to the next's while the log grows a little at a time:
+under a steady stream of saves a batch gathers several of them, so the read model takes a few
+larger transactions a second instead of one per save. A quiet log's first save is applied at
+once, and a full batch is followed at once by the next."""
 
 
 class TrackingMoved(Exception):
@@ -79,6 +85,7 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         batch_size: int = 500,
         listener: EventStoreListener | None = None,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         names = [projection.name for projection in projections]
         if not names or len(set(names)) != len(names):
@@ -89,6 +96,7 @@ class ProjectionRunner:
         self.name = "+".join(names)
         self.batch_size = batch_size
         self.listener = listener
+        self.gather_seconds = gather_seconds
         self._tracking_started = False
 
     async def catch_up(self) -> int:
@@ -105,16 +113,21 @@ class ProjectionRunner:
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 0.2) -> None:
         """Keeps the read model current until `stop` is set, finishing the batch in hand."""
+        loop = asyncio.get_running_loop()
         async with arrivals(self.listener) as arrived:
             idle = poll_interval if self.listener is None else LISTENING_POLL_SECONDS
             while not stop.is_set():
                 arrived.clear()
+                started = loop.time()
                 try:
                     count = await self.apply_next_batch()
                 except TrackingMoved:
                     continue
                 if count < self.batch_size:
                     await first_of(stop, arrived, seconds=idle)
+                    if count:  # the log is growing: let the next batch gather
+                        gathering = started + self.gather_seconds - loop.time()
+                        await first_of(stop, seconds=max(0.0, gathering))
 
     async def apply_next_batch(self) -> int:
         """One transaction: the rows of the next batch of events and the positions after it."""
@@ -125,17 +138,20 @@ class ProjectionRunner:
             if batch.count == 0:
                 return 0
             await write_row_changes(connection, batch.changes)
+            # One statement per position the group's projections were at: one, once caught up.
+            behind: dict[int, list[str]] = defaultdict(list)
             for name, position in positions.items():
-                if position >= batch.last_id:
-                    continue  # the batch was all old news to this one
+                if position < batch.last_id:  # else the batch was all old news to this one
+                    behind[position].append(name)
+            for position, names in behind.items():
                 moved = await connection.execute(
                     update(tracking)
-                    .where(tracking.c.projection_name == name)
+                    .where(tracking.c.projection_name.in_(names))
                     .where(tracking.c.notification_id == position)
                     .values(notification_id=batch.last_id)
                 )
-                if moved.rowcount != 1:
-                    raise TrackingMoved(name)
+                if moved.rowcount != len(names):
+                    raise TrackingMoved(", ".join(names))
         return batch.count
 
     async def positions(self) -> dict[str, int]:

@@ -15,7 +15,7 @@ from vigil.application.detection import Detector, ModelRegistry, NoChampion, Rej
 from vigil.application.entity_context import EntityHistory
 from vigil.application.features import FeatureRow, OnlineFeatures, WindowStore
 from vigil.application.ports import DeadLetter, DeadLetters, Delivery, RecordFeed
-from vigil.application.records import MalformedRecord, RecordEnvelope
+from vigil.application.records import MalformedRecord, RecordEnvelope, unpack_records
 from vigil.application.rule_sets import PublishedRules
 from vigil.application.scoring import score_batch, with_entity_context
 from vigil.domain.alert import Detection
@@ -55,7 +55,18 @@ class SourceBatch:
 @dataclass
 class Prepared:
     report: BatchReport
+    deliveries: list[Delivery]
+    """The batch's messages, each once, in order; a message may carry many records."""
     sources: list[SourceBatch] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    handed_back: set[int] = field(default_factory=set)
+    """The ids of messages given back to the stream already, to come again."""
+
+    def hand_back(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """The messages not handed back before, now marked as handed back."""
+        fresh = [d for d in _distinct(deliveries) if id(d) not in self.handed_back]
+        self.handed_back.update(id(d) for d in fresh)
+        return fresh
 
 
 class ScoreWorker:
@@ -112,22 +123,24 @@ class ScoreWorker:
 
     async def _prepare(self, deliveries: Sequence[Delivery]) -> Prepared:
         """Reads the batch, finds each source's champion and computes the features it reads."""
-        batch = Prepared(BatchReport(received=len(deliveries)))
+        batch = Prepared(BatchReport(), list(deliveries))
         by_source: dict[str, list[tuple[Delivery, RecordEnvelope]]] = defaultdict(list)
         for delivery in deliveries:
-            try:
-                envelope = RecordEnvelope.from_json(delivery.data)
-            except MalformedRecord as error:
-                await self._dead_letter(UNKNOWN, UNKNOWN, delivery, error, batch.report)
-                continue
-            by_source[envelope.source].append((delivery, envelope))
+            for line in unpack_records(delivery.data):
+                batch.report.received += 1
+                try:
+                    envelope = RecordEnvelope.from_json(line)
+                except MalformedRecord as error:
+                    batch.letters.append(_letter(UNKNOWN, UNKNOWN, line, error))
+                    continue
+                by_source[envelope.source].append((delivery, envelope))
         for source, items in by_source.items():
             try:
                 detector, rules = await anyio.to_thread.run_sync(self._deciding, source, items)
             except NoChampion:
                 log.warning("no model for source %s yet; %d records wait", source, len(items))
                 batch.report.deferred += len(items)
-                for delivery, _ in items:
+                for delivery in batch.hand_back([d for d, _ in items]):
                     await delivery.nak(delay=RETRY_SECONDS)
                 continue
             features = None
@@ -140,9 +153,10 @@ class ScoreWorker:
         return batch
 
     async def _finish(self, batch: Prepared) -> BatchReport:
+        """Raises the batch's alerts, then sends its dead letters, then acknowledges each
+        message whose records are all done; a message given back is not acknowledged."""
         report = batch.report
         detections: list[Detection] = []
-        scored: list[Delivery] = []
         for work in batch.sources:
             envelopes = [e for _, e in work.items]
             # On the event loop, not a thread: it is a few milliseconds a batch, and a thread
@@ -157,36 +171,31 @@ class ScoreWorker:
                     decided.rule_errors,
                 )
             detections += await with_entity_context(decided, self.history)
-            delivery_of = {id(envelope): delivery for delivery, envelope in work.items}
-            rejected = {id(envelope) for envelope, _ in decided.rejections}
-            scored += [d for d, e in work.items if id(e) not in rejected]
-            for envelope, rejection in decided.rejections:
-                delivery = delivery_of[id(envelope)]
-                await self._dead_letter(
-                    envelope.tenant_id, work.source, delivery, rejection, report
-                )
-        await self._raise(detections, scored, report)
-        return report
-
-    async def _raise(
-        self, detections: list[Detection], scored: list[Delivery], report: BatchReport
-    ) -> None:
+            batch.letters += [
+                _letter(envelope.tenant_id, work.source, envelope.to_json(), rejection)
+                for envelope, rejection in decided.rejections
+            ]
         try:
             outcome = await anyio.to_thread.run_sync(self.alerts.raise_alerts, detections)
         except Exception:
             # The event store refused or is down: hand the records back for another try.
+            waiting = batch.hand_back(batch.deliveries)
             log.exception(
-                "raising %d alerts failed; %d records redelivered", len(detections), len(scored)
+                "raising %d alerts failed; %d messages redelivered", len(detections), len(waiting)
             )
-            for delivery in scored:
+            for delivery in waiting:
                 await delivery.nak(delay=RETRY_SECONDS)
-            report.deferred += len(scored)
-            return
+            report.deferred += report.scored
+            return report
         report.alerts_raised, report.already_raised = outcome.raised, outcome.already_raised
+        if batch.letters:
+            await self.dead_letters.send(batch.letters)
+            report.dead_lettered += len(batch.letters)
         # An ack only queues a few bytes on the connection; awaiting each in turn is cheaper
         # than a task per message.
-        for delivery in scored:
+        for delivery in batch.hand_back(batch.deliveries):
             await delivery.ack()
+        return report
 
     def _deciding(
         self, source: str, items: list[tuple[Delivery, RecordEnvelope]]
@@ -197,25 +206,22 @@ class ScoreWorker:
         tenants = {envelope.tenant_id for _, envelope in items}
         return detector, {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
 
-    async def _dead_letter(
-        self,
-        tenant_id: str,
-        source: str,
-        delivery: Delivery,
-        error: Rejection | MalformedRecord,
-        report: BatchReport,
-    ) -> None:
-        letter = DeadLetter(
-            tenant_id=tenant_id,
-            source=source,
-            body=delivery.data,
-            field=error.field,
-            reason=error.reason,
-            stage=STAGE,
-            # An envelope on the records stream has passed intake: its personal fields are
-            # tokens already.
-            pseudonymised=True,
-        )
-        await self.dead_letters.send([letter])
-        await delivery.ack()
-        report.dead_lettered += 1
+
+def _letter(
+    tenant_id: str, source: str, body: bytes, error: Rejection | MalformedRecord
+) -> DeadLetter:
+    return DeadLetter(
+        tenant_id=tenant_id,
+        source=source,
+        body=body,
+        field=error.field,
+        reason=error.reason,
+        stage=STAGE,
+        # An envelope on the records stream has passed intake: its personal fields are tokens
+        # already.
+        pseudonymised=True,
+    )
+
+
+def _distinct(deliveries: Sequence[Delivery]) -> list[Delivery]:
+    return list({id(d): d for d in deliveries}.values())

@@ -20,9 +20,6 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from vigil.application.records import RecordEnvelope
-from vigil.infrastructure.settings import NatsSettings
-
 ACK_SECONDS = 10.0
 
 STATUS = "Status"
@@ -56,13 +53,17 @@ class AckedBatches:
         self._numbers = itertools.count(1)
         self._waiting: dict[str, _Batch] = {}
         self._subscription: Subscription | None = None
+        self._subscribing = asyncio.Lock()
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
         """Returns once the stream has stored every message; BatchRefused otherwise."""
         if not messages:
             return
-        if self._subscription is None:
-            self._subscription = await self.client.subscribe(f"{self._prefix}.*", cb=self._acked)
+        async with self._subscribing:  # two subscriptions would count every ack twice
+            if self._subscription is None:
+                self._subscription = await self.client.subscribe(
+                    f"{self._prefix}.*", cb=self._acked
+                )
         reply = f"{self._prefix}.{next(self._numbers)}"
         batch = _Batch(len(messages), asyncio.get_running_loop().create_future())
         self._waiting[reply] = batch
@@ -95,21 +96,3 @@ class AckedBatches:
         batch.acked += 1
         if batch.acked == batch.expected and not batch.done.done():
             batch.done.set_result(None)
-
-
-class AckedRecordPublisher:
-    """Envelopes to `vigil.records.<source>`, a batch acknowledged together; each keeps its
-    record's message id, so the stream stores a record published twice once."""
-
-    def __init__(self, batches: AckedBatches, settings: NatsSettings) -> None:
-        self.batches = batches
-        self.settings = settings
-
-    async def publish(self, envelopes: Sequence[RecordEnvelope]) -> None:
-        subject = self.settings.subject
-        await self.batches.publish(
-            [
-                Outgoing(subject("records", e.source), e.to_json(), {MESSAGE_ID: e.message_id})
-                for e in envelopes
-            ]
-        )
