@@ -19,16 +19,20 @@ import uvloop
 
 from vigil import bootstrap
 from vigil.application.alert_desk import AlertDesk
-from vigil.application.data_sources import SourceNotFound, apply_source, get_source
+from vigil.application.data_sources import (
+    SourceNotFound,
+    apply_source,
+    checked_contract,
+    get_source,
+)
 from vigil.application.dead_letters import replay_dead_letters
 from vigil.application.ingestion import BrokenRow, FileIngestion, IngestReport, ingest_rows
 from vigil.cli_users import terminal_actor
-from vigil.domain.errors import InvalidCommand
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.record_files import MalformedRecordFile
 from vigil.infrastructure.record_readers import read_record_file
 from vigil.infrastructure.settings import Settings
-from vigil.infrastructure.yaml_documents import DocumentError, load_documents
+from vigil.infrastructure.yaml_documents import Document, DocumentError, load_documents
 
 REFUSED = 2
 BAR = 30
@@ -36,37 +40,54 @@ BAR = 30
 
 def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     tenant_id = args.tenant or settings.server.default_tenant
-    desk = bootstrap.build_alert_desk(settings)
     try:
-        for path in args.files:
-            for line in apply_file(desk, tenant_id, args.actor, path, args.note):
-                print(line)
+        documents = [document for path in args.files for document in checked_documents(path)]
     except DocumentError as error:
         print(f"vigil sources apply: {error}", file=sys.stderr)
         return REFUSED
+    desk = bootstrap.build_alert_desk(settings)
+    try:
+        for line in apply_documents(desk, tenant_id, args.actor, documents, args.note):
+            print(line)
     finally:
         desk.close()
     return 0
 
 
-def apply_file(desk: AlertDesk, tenant_id: str, actor: str, path: Path, note: str) -> list[str]:
-    """Applies every document in the file; DocumentError with the line at fault."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError(str(path), None, None, f"unreadable: {exc}") from None
+def apply_documents(
+    desk: AlertDesk, tenant_id: str, actor: str, documents: Iterable[Document], note: str
+) -> list[str]:
+    """Applies documents `checked_documents` read; a line for each on what it changed."""
     said = []
-    for document in load_documents(text, str(path)):
-        try:
-            applied = apply_source(
-                desk, FastJsonSchemaCompiler(), tenant_id, actor, document.body, note
-            )
-        except InvalidCommand as error:
-            raise document.refused(error) from None
+    for document in documents:
+        applied = apply_source(
+            desk, FastJsonSchemaCompiler(), tenant_id, actor, document.body, note
+        )
         source = applied.source
         state = "unchanged" if not applied.changed else f"version {source.contract_version}"
         said.append(f"{source.name} ({source.contract.source_type}): {state}")
     return said
+
+
+def apply_file(desk: AlertDesk, tenant_id: str, actor: str, path: Path, note: str) -> list[str]:
+    """Applies every document in the file once all are checked; DocumentError with the line at
+    fault, recording nothing."""
+    return apply_documents(desk, tenant_id, actor, checked_documents(path), note)
+
+
+def checked_documents(path: Path) -> list[Document]:
+    """Every document in the file, each checked as a contract; DocumentError with the line at
+    fault. The command checks every file before it applies the first document, so a refusal
+    records nothing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentError(str(path), None, None, f"unreadable: {exc}") from None
+    documents = load_documents(text, str(path))
+    compiler = FastJsonSchemaCompiler()
+    for document in documents:
+        document.parse(lambda body: checked_contract(compiler, body))
+    return documents
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:

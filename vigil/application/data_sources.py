@@ -64,8 +64,7 @@ def apply_source(
     note: str = "",
 ) -> AppliedSource:
     """Registers the source, or records the document as its next contract version."""
-    contract = SourceContract.from_document(document)
-    compiler.compile(contract.schema)
+    contract = checked_contract(compiler, document)
     source = find_source(desk, tenant_id, contract.name)
     if source is None:
         source = DataSource.register(tenant_id, actor, desk.clock(), contract, note)
@@ -79,6 +78,14 @@ def apply_source(
     if changed:
         desk.save(source)
     return AppliedSource(source, changed)
+
+
+def checked_contract(compiler: SchemaCompiler, document: Mapping[str, Any]) -> SourceContract:
+    """The document's contract, its schema compiled; InvalidCommand naming the field at fault.
+    Callers applying several documents check them all first, so a refusal records nothing."""
+    contract = SourceContract.from_document(document)
+    compiler.compile(contract.schema)
+    return contract
 
 
 def find_source(desk: AlertDesk, tenant_id: str, name: str) -> DataSource | None:

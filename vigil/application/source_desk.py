@@ -22,6 +22,7 @@ from vigil.application.data_sources import (
     SchemaCompiler,
     SourceNotFound,
     apply_source,
+    checked_contract,
     find_source,
 )
 from vigil.application.dead_letters import DeadLetterBox, StoredDeadLetter, replay_dead_letters
@@ -203,7 +204,7 @@ class SourceDesk:
         documents = self.documents.read(text)
         for number, document in enumerate(documents, 1):
             try:
-                self.compiler.compile(SourceContract.from_document(document.body).schema)
+                checked_contract(self.compiler, document.body)
             except InvalidCommand as error:
                 line = document.line_of(error.field)
                 raise DocumentRefused(line, error.field, error.reason, number) from None
