@@ -11,30 +11,24 @@ or another stream on the server is not captured, and said so in the log.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
 from vigil.application.source_routes import AddressedDelivery
 from vigil.domain.subject_patterns import nats_pattern_covers, nats_patterns_collide
-from vigil.infrastructure.arrived_messages import ArrivedMessages
 from vigil.infrastructure.nats.jetstream import DAY, DUPLICATE_WINDOW, stream_configs
+from vigil.infrastructure.nats.pulled import PulledMessages
 from vigil.infrastructure.settings import NatsSettings
 
 log = logging.getLogger("vigil.nats.intake")
 
 MESSAGE_ID = "Nats-Msg-Id"
-STATUS = "Status"
 
 
 class NatsDelivery:
@@ -66,8 +60,7 @@ class NatsDelivery:
 
 
 class JetStreamIntakeFeed:
-    """Pulls ahead: while one batch goes through intake, the next is on its way, so the
-    consumer's messages arrive on one plain subscription instead of one awaited call each."""
+    """Pulls ahead: while one batch goes through intake, the next is on its way."""
 
     def __init__(
         self,
@@ -85,12 +78,7 @@ class JetStreamIntakeFeed:
         self.ack_wait_seconds = ack_wait_seconds
         self.pull_expires_seconds = pull_expires_seconds
         self._own = [s for config in stream_configs(settings) for s in config.subjects or ()]
-        self._subscription: Subscription | None = None
-        self._inbox = f"{client.new_inbox()}.pull"
-        self._numbers = itertools.count(1)
-        self._requests: dict[str, _PullRequest] = {}
-        """Pull requests the server may still be filling, oldest first."""
-        self._arrived: ArrivedMessages[Msg] = ArrivedMessages()
+        self._pulled: PulledMessages | None = None
 
     @property
     def idle_subject(self) -> str:
@@ -99,53 +87,18 @@ class JetStreamIntakeFeed:
 
     async def follow(self, patterns: Mapping[str, int]) -> None:
         subjects = capturable(list(patterns), self._own)
-        if not subjects and self._subscription is None:
+        if not subjects and self._pulled is None:
             return
         await self._capture(subjects or [self.idle_subject])
-        if self._subscription is None:
-            self._subscription = await self._bind()
+        if self._pulled is None:
+            self._pulled = await self._bind()
 
     async def next_batch(self, max_messages: int, wait_seconds: float) -> list[AddressedDelivery]:
-        if self._subscription is None:
+        if self._pulled is None:
             await asyncio.sleep(wait_seconds)
             return []
-        await self._pull(max_messages)
-        messages = await self._arrived.take(max_messages, wait_seconds)
+        messages = await self._pulled.take(max_messages, wait_seconds)
         return [NatsDelivery(message) for message in messages]
-
-    async def _pull(self, batch: int) -> None:
-        """Asks for another batch unless two are on their way or in hand already."""
-        now = time.monotonic()
-        for reply in [r for r, request in self._requests.items() if request.deadline < now]:
-            # Expired, or lost with a connection: the server fills it no more.
-            del self._requests[reply]
-        coming = sum(request.remaining for request in self._requests.values())
-        if coming + len(self._arrived) >= 2 * batch:
-            return
-        reply = f"{self._inbox}.{next(self._numbers)}"
-        expires = self.pull_expires_seconds
-        self._requests[reply] = _PullRequest(batch, now + expires + 1.0)
-        body = json.dumps({"batch": batch, "expires": int(expires * 1e9)}).encode()
-        await self.client.publish(self._next_subject, body, reply)
-
-    async def _received(self, message: Msg) -> None:
-        if not message.reply and message.headers and STATUS in message.headers:
-            # A pull request's end (408 expired, 409 refused): its subject is the request's.
-            self._requests.pop(message.subject, None)
-            return
-        # The server fills pull requests in order; a message's subject is its own, not the
-        # request's, so it counts against the oldest one.
-        oldest = next(iter(self._requests), None)
-        if oldest is not None:
-            request = self._requests[oldest]
-            request.remaining -= 1
-            if request.remaining <= 0:
-                del self._requests[oldest]
-        self._arrived.put(message)
-
-    @property
-    def _next_subject(self) -> str:
-        return f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
 
     async def _capture(self, subjects: list[str]) -> None:
         try:
@@ -192,7 +145,7 @@ class JetStreamIntakeFeed:
             duplicate_window=DUPLICATE_WINDOW,
         )
 
-    async def _bind(self) -> Subscription:
+    async def _bind(self) -> PulledMessages:
         try:
             await self.js.consumer_info(self.stream, self.durable)
         except NotFoundError:
@@ -204,7 +157,11 @@ class JetStreamIntakeFeed:
                 max_deliver=-1,
             )
             await self.js.add_consumer(self.stream, config)
-        return await self.client.subscribe(f"{self._inbox}.*", cb=self._received)
+        pulled = PulledMessages(
+            self.client, self.stream, self.durable, expires_seconds=self.pull_expires_seconds
+        )
+        await pulled.listen()
+        return pulled
 
 
 def capturable(patterns: list[str], own: list[str]) -> list[str]:
@@ -226,9 +183,3 @@ def capturable(patterns: list[str], own: list[str]) -> list[str]:
             continue
         kept = [*uncovered, pattern]
     return kept
-
-
-@dataclass
-class _PullRequest:
-    remaining: int
-    deadline: float

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from vigil.application.ports import Delivery
@@ -19,13 +16,9 @@ from vigil.application.records import (
     records_in,
 )
 from vigil.infrastructure.nats.acked_batches import MESSAGE_ID, AckedBatches, Outgoing
+from vigil.infrastructure.nats.pulled import PulledMessages
 from vigil.infrastructure.settings import NatsSettings
 
-STATUS = "Status"
-"""The header nats-py puts a status message's code in."""
-HEARTBEAT = "100"
-MIN_WAIT_SECONDS = 0.01
-"""A pull request expiring sooner than this is not worth its round trip."""
 MESSAGE_RECORDS = 1000
 MESSAGE_BYTES = 512 * 1024
 """A message's limits: under NATS's default payload limit of 1 MiB, with room for headers."""
@@ -79,15 +72,13 @@ def _runs(sizes: list[int], max_records: int, max_bytes: int) -> Iterator[tuple[
 
 
 class JetStreamRecordFeed:
-    """A durable pull consumer: every worker started with the same name shares the work.
+    """The records of one source (or `*`, every one) for a durable pull consumer that every
+    worker started with the same name shares.
 
-    One standing pull request at a time, answered into this worker's own inbox, where messages
-    wait in order for the next batch: a batch is whatever has arrived once the stream pauses for
-    a moment, up to about `max_records` records (whole messages: it stops at the first message
-    that reaches the count), so a busy stream gives full batches and a quiet one gives its
-    records at once. (nats-py's `fetch` waits on each message through a task of its own, which
-    cost more than scoring the record.) A request asks for at most twice the server's payload
-    limit in bytes, so messages of many records are not pulled far ahead of their scoring.
+    A batch is whatever has arrived once the stream pauses for a moment, up to about
+    `max_records` records (whole messages: it stops at the first message that reaches the
+    count). One request at a time asks for at most twice the server's payload limit in bytes,
+    so messages of many records are not pulled far ahead of their scoring.
     """
 
     LULL_SECONDS = 0.002
@@ -100,18 +91,11 @@ class JetStreamRecordFeed:
         self.settings = settings
         self.durable = durable
         self.source = source
-        stream = settings.stream("RECORDS")
-        self._stream = stream
-        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
-        self._inbox = ""
-        self._arrived: deque[Msg] = deque()
-        self._arrived_records = 0
-        self._more = asyncio.Event()
-        self._outstanding = 0
-        """Messages asked for by the standing request and not yet delivered."""
+        self._stream = settings.stream("RECORDS")
+        self._pulled: PulledMessages | None = None
 
-    async def _bind(self) -> None:
-        if not self._inbox:
+    async def _bind(self) -> PulledMessages:
+        if self._pulled is None:
             await self.client.jetstream().add_consumer(
                 self._stream,
                 ConsumerConfig(
@@ -122,63 +106,18 @@ class JetStreamRecordFeed:
                     max_ack_pending=20_000,
                 ),
             )
-            inbox = self.client.new_inbox()
-            await self.client.subscribe(inbox, cb=self._receive, pending_msgs_limit=-1)
-            self._inbox = inbox
-
-    async def _receive(self, msg: Msg) -> None:
-        status = (msg.headers or {}).get(STATUS)
-        if status is None:
-            self._arrived.append(msg)
-            self._arrived_records += records_in(msg.data)
-            self._outstanding -= 1
-        elif status != HEARTBEAT:
-            # 404 no messages, 408 expired, 409 a limit or a change of leader: the request
-            # is over; the next batch asks again.
-            self._outstanding = 0
-        self._more.set()
-
-    async def _ask(self, wanted: int, wait_seconds: float) -> None:
-        request = {
-            "batch": wanted,
-            "max_bytes": 2 * self.client.max_payload,
-            "expires": int(wait_seconds * 1e9),
-        }
-        self._outstanding = wanted
-        await self.client.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
+            pulled = PulledMessages(
+                self.client,
+                self._stream,
+                self.durable,
+                weigh=lambda msg: records_in(msg.data),
+                ahead=1,
+                lull_seconds=self.LULL_SECONDS,
+                max_bytes=2 * self.client.max_payload,
+            )
+            await pulled.listen()
+            self._pulled = pulled
+        return self._pulled
 
     async def next_batch(self, max_records: int, wait_seconds: float) -> Sequence[Delivery]:
-        await self._bind()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_seconds
-        if self._outstanding <= 0 and self._arrived_records < max_records:
-            await self._ask(max_records, wait_seconds)
-        while not self._arrived:
-            left = deadline - loop.time()
-            if left < MIN_WAIT_SECONDS:
-                return []
-            if self._outstanding <= 0:  # the standing request expired: ask again
-                await self._ask(max_records, left)
-            self._more.clear()
-            try:
-                async with asyncio.timeout(left):
-                    await self._more.wait()
-            except TimeoutError:
-                return []
-        # A burst is under way: let it fill the batch while messages keep coming.
-        while self._arrived_records < max_records and self._outstanding > 0:
-            self._more.clear()
-            try:
-                async with asyncio.timeout(self.LULL_SECONDS):
-                    await self._more.wait()
-            except TimeoutError:
-                break
-        taken: list[Delivery] = []
-        records = 0
-        while self._arrived and records < max_records:
-            msg = self._arrived.popleft()
-            count = records_in(msg.data)
-            records += count
-            self._arrived_records -= count
-            taken.append(msg)
-        return taken
+        return await (await self._bind()).take(max_records, wait_seconds)
