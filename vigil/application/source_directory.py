@@ -4,7 +4,9 @@ what each one's current contract says about where its records come from.
 The directory follows the event log and reads only the DataSource events stored since its last
 look (the store filters them by topic), so looking every few seconds costs one small query
 however many alerts the log holds. It needs no read model, and any number of processes can
-keep one.
+keep one. It is not the source catalogue read model on purpose: ingestion must capture a new
+source's subjects whether or not the projection worker is running or behind, and it needs every
+tenant's whole contract, where the catalogue keeps a list's summary rows.
 """
 
 from __future__ import annotations
