@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
@@ -36,6 +38,28 @@ class FailsOnCaseOpened(CaseListProjection):
         if type(event).__name__ == "Opened":
             raise RuntimeError("case list bug")
         return super().changes(event)
+
+
+class CountingRunner(ProjectionRunner):
+    """Notes how many events each batch it applies holds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[int] = []
+        self.applied = asyncio.Event()
+
+    async def apply_next_batch(self) -> int:
+        applied = await super().apply_next_batch()
+        if applied:
+            self.batches.append(applied)
+            self.applied.set()
+        return applied
+
+    async def until_applied(self, events: int) -> None:
+        async with asyncio.timeout(10):
+            while sum(self.batches) < events:
+                self.applied.clear()
+                await self.applied.wait()
 
 
 async def count(engine: AsyncEngine, table: Table) -> int:
@@ -112,6 +136,30 @@ async def _alert_row(engine: AsyncEngine, alert_id: object) -> dict[str, object]
     async with engine.connect() as connection:
         row = (await connection.execute(select(alerts).where(alerts.c.id == alert_id))).one()
     return dict(row._mapping)
+
+
+async def test_a_steady_stream_of_saves_is_applied_in_a_few_gathered_batches_the_first_at_once(
+    desk: Casework, read_engine: AsyncEngine
+) -> None:
+    seen = Remembering("seen")
+    runner = CountingRunner(desk, read_engine, [seen], gather_seconds=0.5)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop, poll_interval=0.02))
+
+    desk.raise_alerts(detections(1))
+    await runner.until_applied(1)
+    for n in range(1, 11):  # a save every 40 ms, 400 ms in all
+        desk.raise_alerts(detections(1, start=n))
+        await asyncio.sleep(0.04)
+    await runner.until_applied(11)
+    stop.set()
+    await running
+
+    # The quiet log's first save went alone; the ten after it came in two or three batches,
+    # where a runner that did not gather would take one transaction for almost every save.
+    assert runner.batches[0] == 1
+    assert sum(runner.batches) == 11
+    assert len(runner.batches) <= 4
 
 
 def test_a_group_needs_projections_with_distinct_names(
