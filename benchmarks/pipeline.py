@@ -49,6 +49,7 @@ import yaml
 from redis.asyncio import Redis
 
 from vigil.application.data_sources import apply_source
+from vigil.application.model_lines import register_version
 from vigil.application.records import unpack_records
 from vigil.bootstrap import build_alert_desk, build_model_store, open_streams
 from vigil.cli_features import pipeline_features
@@ -134,6 +135,11 @@ def train(settings: Settings, rows: int) -> None:
     )
     request = TrainingRequest(source="cards", data=DATA, label="TX_FRAUD", alert_rate=0.01)
     card = train_isolation_forest_on_features(request, features, build_model_store(settings))
+    desk = build_alert_desk(settings)
+    try:
+        register_version(desk, "default", "benchmark", card)  # the line's first: its champion
+    finally:
+        desk.close()
     print(card.summary().splitlines()[0], file=sys.stderr)
 
 

@@ -35,6 +35,7 @@ from vigil.application.evidence_projections import CaseFileProjection, CommentPr
 from vigil.application.features import InProcessWindowStore, WindowStore
 from vigil.application.identity_ports import LoginThrottle, RefreshTokens
 from vigil.application.intake import Intake
+from vigil.application.model_lines import ModelLineDirectory
 from vigil.application.ports import Clock, system_clock
 from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
@@ -112,6 +113,11 @@ def prepare_stores(settings: Settings) -> None:
 
 def build_model_store(settings: Settings) -> ModelStore:
     return ModelStore(settings.storage.models)
+
+
+def build_model_registry(settings: Settings, desk: AlertDesk) -> OnnxModelRegistry:
+    """The champions the desk's model lines name, loaded from the settings' model store."""
+    return OnnxModelRegistry(ModelLineDirectory(desk), build_model_store(settings))
 
 
 @dataclass
@@ -211,7 +217,7 @@ def build_score_worker(
     return ScoreWorker(
         feed=streams.record_feed("score"),
         dead_letters=streams.dead_letters,
-        models=OnnxModelRegistry(build_model_store(settings)),
+        models=build_model_registry(settings, alerts),
         alerts=alerts,
         history=history,
         rules=PublishedRules(alerts),

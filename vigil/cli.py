@@ -1,4 +1,4 @@
-"""The `vigil` command: serve, worker, ingest, train, run, demo and users."""
+"""The `vigil` command: serve, worker, ingest, train, models, run, demo and users."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ import uvloop
 from vigil import bootstrap
 from vigil.application.data_sources import SourceNotFound
 from vigil.application.detection import ModelCard
+from vigil.application.model_lines import ModelLineDirectory
 from vigil.cli_features import add_features_commands, features_said, pipeline_features
+from vigil.cli_models import add_models_commands, registered_said
 from vigil.cli_sources import REFUSED, add_sources_commands, apply_file, ingest_file
-from vigil.cli_users import add_users_commands, show_demo_users
+from vigil.cli_users import add_users_commands, show_demo_users, terminal_actor
 from vigil.domain.errors import InvalidCommand
 from vigil.infrastructure.detector_training import (
     TrainingError,
@@ -99,18 +101,20 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         alert_rate=args.alert_rate,
     )
     store = bootstrap.build_model_store(settings)
+    tenant_id = args.tenant or settings.server.default_tenant
     try:
         if args.pipeline is None:
             card = train_isolation_forest(request, store)
         else:
             card = _train_with_pipeline(args, settings, request, store)
+        print(card.summary())
+        print(registered_said(settings, tenant_id, args.actor, card))
     except (TrainingError, DocumentError, MalformedRecordFile, InvalidCommand) as error:
         print(f"vigil train: {error}", file=sys.stderr)
         return REFUSED
     except SourceNotFound as error:
         print(f"vigil train: source: {error}", file=sys.stderr)
         return REFUSED
-    print(card.summary())
     return 0
 
 
@@ -209,6 +213,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_platform(settings)
 
 
+def _has_champion(settings: Settings, tenant_id: str, source: str) -> bool:
+    desk = bootstrap.build_alert_desk(settings)
+    try:
+        return bool(ModelLineDirectory(desk).champions(tenant_id, source))
+    finally:
+        desk.close()
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     def train_and_stream(stop: threading.Event) -> None:
         show_demo_users(settings)
@@ -220,7 +232,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             desk.close()
         store = bootstrap.build_model_store(settings)
-        if not store.has_champion("cards"):
+        if not _has_champion(settings, tenant_id, "cards"):
             # The model reads the pipeline's window features of the first rows, computed as
             # the score worker will compute them for the rows streamed after.
             request = TrainingRequest(
@@ -233,6 +245,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             )
             card = train_isolation_forest_on_features(request, features, store)
             print(card.summary(), flush=True)
+            print(registered_said(settings, tenant_id, "demo", card), flush=True)
         stream = ingest_file(
             settings,
             args.data,
@@ -260,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sources_commands(commands)
     add_features_commands(commands)
     _add_train(commands)
+    add_models_commands(commands)
     add_users_commands(commands)
     return parser
 
@@ -304,7 +318,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--pipeline", type=Path, default=None, help="a feature pipeline's YAML: train on its output"
     )
-    train.add_argument("--tenant", default=None, help="whose source contract (with --pipeline)")
+    train.add_argument("--tenant", default=None, help="whose source contract and model line")
+    train.add_argument("--actor", default=terminal_actor(), help="who (default: %(default)s)")
     train.set_defaults(handler=cmd_train)
 
 

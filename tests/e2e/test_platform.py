@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from tests.console_client import CSRF_INPUT
-from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
+from vigil.infrastructure.model_store import ModelStore
+from vigil.infrastructure.onnx_detector import OnnxDetector
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings
 
@@ -159,8 +160,11 @@ def all_alerts(base: str, token: str) -> list[dict[str, Any]]:
 
 
 def over_threshold(data_dir: Path, records: Path) -> set[str]:
-    """The transactions the trained champion scores at or above its threshold."""
-    detector = OnnxModelRegistry(ModelStore(data_dir / "models")).champion("cards")
+    """The transactions the trained model (the one artifact in the store, its line's champion)
+    scores at or above its threshold."""
+    store = ModelStore(data_dir / "models")
+    [artifact] = store.root.glob("*.onnx")
+    detector = OnnxDetector(store.card(artifact.stem), artifact)
     rows = list(iter_records(records))
     scores = detector.score(rows)
     threshold = detector.card.bands.threshold
@@ -203,6 +207,7 @@ def test_a_record_goes_in_and_an_alert_comes_out_that_an_analyst_acknowledges(
         "0.02",
     )
     assert "parity" in trained.stdout.lower()
+    assert "registered, champion" in trained.stdout
     applied = vigil(platform_env, "sources", "apply", str(CARDS_CONTRACT))
     assert "cards (csv): version 1" in applied.stdout
     ingest = ("ingest", str(card_slice), "--source", "cards", "--quiet")

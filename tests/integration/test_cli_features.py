@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.model_lines import champion
+from vigil.application.detection import NoChampion
 from vigil.bootstrap import build_alert_desk
 from vigil.cli import main
 from vigil.cli_sources import apply_file
-from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
 from vigil.infrastructure.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -102,7 +103,9 @@ def test_training_on_a_pipeline_stores_a_model_that_reads_its_features(
     assert status == 0, said
     assert "feature pipeline: card_features" in said
     assert "1 rows refused by the contract: TX_AMOUNT" in said
-    detector = OnnxModelRegistry(ModelStore(cards.storage.models)).champion("cards")
+    assert "model line cards-iforest: version" in said
+    assert "registered, champion" in said
+    detector = champion(cards, "cards")
     assert detector.pipeline is not None
     assert detector.card.features == detector.pipeline.feature_names
     assert "TERMINAL_ID_count_7d" in detector.card.features
@@ -119,4 +122,5 @@ def test_training_refuses_a_pipeline_of_another_source_and_columns_it_did_not_ch
     status, said = run(cards, capsys, *common, "--source", "logins")
     assert status == 2
     assert "'cards', not 'logins'" in said
-    assert not ModelStore(cards.storage.models).has_champion("logins")
+    with pytest.raises(NoChampion):
+        champion(cards, "logins")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.model_lines import champion, registered
 from vigil.application import rule_sets
 from vigil.application.features import FileFeatures
 from vigil.bootstrap import (
@@ -31,7 +32,6 @@ from vigil.infrastructure.detector_training import (
     TrainingRequest,
     train_isolation_forest_on_features,
 )
-from vigil.infrastructure.model_store import OnnxModelRegistry
 from vigil.infrastructure.settings import Settings
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
@@ -51,7 +51,9 @@ async def trained(settings: Settings, data: Path) -> FileFeatures:
         desk.close()
     features = await pipeline_features(settings, PIPELINE, data, "default", label="TX_FRAUD")
     request = TrainingRequest(source="cards", data=data, label="TX_FRAUD", alert_rate=0.02)
-    train_isolation_forest_on_features(request, features, build_model_store(settings))
+    registered(
+        settings, train_isolation_forest_on_features(request, features, build_model_store(settings))
+    )
     return features
 
 
@@ -66,7 +68,7 @@ async def test_online_features_in_redis_are_the_offline_ones_and_decide_the_same
     settings = postgres_settings
     features = await trained(settings, card_slice)
     matrix = features.matrix
-    detector = OnnxModelRegistry(build_model_store(settings)).champion("cards")
+    detector = champion(settings, "cards")
     assert detector.pipeline is not None
     assert detector.card.pipeline == "card_features"
     assert detector.card.features == matrix.names

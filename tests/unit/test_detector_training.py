@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import FDH_TRANSACTIONS
-from vigil.application.detection import ModelCard, NoChampion, Rejection, TamperedArtifact
+from vigil.application.detection import ModelCard, Rejection, TamperedArtifact
 from vigil.infrastructure.detector_training import (
     TrainingError,
     TrainingRequest,
     train_command,
     train_isolation_forest,
 )
-from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
+from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.onnx_detector import OnnxDetector
 
 FDH_DEMO_EXCLUDE = ("TX_FRAUD_SCENARIO", "TX_TIME_SECONDS", "TX_TIME_DAYS")
@@ -73,16 +73,13 @@ def fdh_cards(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelStore, Mod
     return store, train_isolation_forest(request, store)
 
 
-def test_the_artifact_is_stored_under_its_sha256_and_becomes_the_champion(
+def test_the_artifact_is_stored_under_its_sha256_with_its_card(
     trained_payments: ModelCard, store: ModelStore
 ) -> None:
     artifact = store.root / f"{trained_payments.version}.onnx"
 
     assert hashlib.sha256(artifact.read_bytes()).hexdigest() == trained_payments.version
     assert store.card(trained_payments.version) == trained_payments
-    assert store.champion_card("payments") == trained_payments
-    pointer = json.loads((store.root / "champions" / "payments.json").read_text())
-    assert pointer["version"] == trained_payments.version
 
 
 def test_onnx_scores_agree_with_scikit_learn(trained_payments: ModelCard) -> None:
@@ -185,21 +182,14 @@ def test_a_tampered_artifact_is_refused(trained_payments: ModelCard, store: Mode
     with pytest.raises(TamperedArtifact):
         store.artifact_path(trained_payments.version)
     with pytest.raises(TamperedArtifact):
-        OnnxModelRegistry(store).champion("payments")
-    with pytest.raises(TamperedArtifact):
         OnnxDetector(trained_payments, path)
-
-
-def test_a_source_without_a_model_has_no_champion(store: ModelStore) -> None:
-    with pytest.raises(NoChampion, match="'loans'"):
-        OnnxModelRegistry(store).champion("loans")
 
 
 def test_bad_records_are_rejected_without_spoiling_the_batch(
     fdh_cards: tuple[ModelStore, ModelCard],
 ) -> None:
     store, card = fdh_cards
-    detector = OnnxModelRegistry(store).champion("cards")
+    detector = OnnxDetector(card, store.artifact_path(card.version))
     good: list[dict[str, Any]] = [{"TX_AMOUNT": 57.16}, {"TX_AMOUNT": 2500}, {"TX_AMOUNT": True}]
     bad: list[dict[str, Any]] = [
         {},
@@ -235,22 +225,6 @@ def test_a_batch_scores_each_record_as_it_would_alone(
 
     assert detector.score(records) == [detector.score([record])[0] for record in records]
     assert detector.score([]) == []
-
-
-def test_retraining_a_source_hands_the_registry_its_new_champion(
-    payments: Path, store: ModelStore, trained_payments: ModelCard
-) -> None:
-    registry = OnnxModelRegistry(store)
-    assert registry.champion("payments").card.version == trained_payments.version
-    assert store.has_champion("payments")
-    assert not store.has_champion("loans")
-
-    retrained = train_isolation_forest(
-        TrainingRequest("payments", payments, seed=8, n_estimators=20), store
-    )
-
-    assert retrained.version != trained_payments.version
-    assert registry.champion("payments").card == retrained
 
 
 def test_the_train_command_prints_what_it_trained(payments: Path, tmp_path: Path) -> None:

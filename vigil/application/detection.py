@@ -17,7 +17,7 @@ class NoChampion(LookupError):
     """Nothing was trained (or promoted) for this source, so nothing can score its records."""
 
     def __init__(self, source: str) -> None:
-        super().__init__(f"no model has been trained for source {source!r}")
+        super().__init__(f"no model line of source {source!r} has a champion")
         self.source = source
 
 
@@ -142,8 +142,9 @@ class Detector(Protocol):
 
 
 class ModelRegistry(Protocol):
-    """Where the scoring use case finds the model that currently decides for a source."""
+    """Where the scoring use case finds the models that currently decide for a source."""
 
-    def champion(self, source: str) -> Detector:
-        """The champion's detector; raises NoChampion when nothing was trained for the source."""
+    def champions(self, tenant_id: str, source: str) -> Sequence[Detector]:
+        """The champion of every model line of the tenant's source, each graded by its line's
+        current bands; raises NoChampion when no line of the source has one."""
         ...

@@ -154,3 +154,24 @@ class WrongPassword(InvalidCommand):
 
     def __init__(self) -> None:
         super().__init__("current_password", "is not the current password")
+
+
+class ModelLineNotFound(DomainError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no model line named {name!r}")
+        self.name = name
+
+
+class ModelVersionNotFound(DomainError):
+    def __init__(self, line: str, version: str) -> None:
+        super().__init__(f"model line {line} has no version {version!r}")
+        self.line = line
+        self.version = version
+
+
+class IllegalModelStage(DomainError):
+    """A model version's lifecycle does not lead from its stage to the one asked for."""
+
+
+class ModelVersionIsRetired(IllegalModelStage):
+    """A retired version stays retired: its artifact never changes, so it never returns."""

@@ -1,8 +1,8 @@
-"""Model artifacts on disk, named by their sha256, with their cards and each source's champion.
+"""Model artifacts on disk, named by their sha256, and the registry that serves the champions.
 
-Layout under the root: `<sha256>.onnx` (the artifact), `<sha256>.json` (its card) and
-`champions/<source>.json` (which version decides for the source). The champion pointer is the
-interim until ModelLine aggregates record promotions as events.
+Layout under the root: `<sha256>.onnx` (the artifact) and `<sha256>.json` (its card as trained).
+Which version decides is not the store's to say: ModelLine events in the event store record it
+(`vigil.application.model_lines`), and the registry loads what they name.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from vigil.application.detection import (
     NoChampion,
     TamperedArtifact,
 )
+from vigil.application.model_lines import ModelLineDirectory
+from vigil.domain.model_line import ModelLine, ModelVersion
 from vigil.infrastructure.atomic_files import write_atomically
 from vigil.infrastructure.onnx_detector import OnnxDetector
 
@@ -40,17 +43,15 @@ class ModelStore:
         self.root = root
 
     def put(self, artifact: bytes, card: ModelCard) -> ModelCard:
-        """Stores the artifact and its card and makes it its source's champion."""
-        source = _checked_source(card.source)
+        """Stores the artifact and its card; the card comes back with its version."""
+        _checked_source(card.source)
         version = hashlib.sha256(artifact).hexdigest()
         card = replace(card, version=version)
-        (self.root / "champions").mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         artifact_file = self.root / f"{version}.onnx"
         if not (artifact_file.exists() and _sha256(artifact_file) == version):
             write_atomically(artifact_file, artifact)
         write_atomically(self.root / f"{version}.json", _json_bytes(card.to_json()))
-        pointer = {"version": version, "model_line": card.model_line}
-        write_atomically(self.root / "champions" / f"{source}.json", _json_bytes(pointer))
         return card
 
     def card(self, version: str) -> ModelCard:
@@ -70,37 +71,37 @@ class ModelStore:
             raise TamperedArtifact(version, actual)
         return path
 
-    def has_champion(self, source: str) -> bool:
-        return (self.root / "champions" / f"{_checked_source(source)}.json").exists()
-
-    def champion_card(self, source: str) -> ModelCard:
-        pointer = self.root / "champions" / f"{_checked_source(source)}.json"
-        try:
-            version = json.loads(pointer.read_bytes())["version"]
-        except FileNotFoundError:
-            raise NoChampion(source) from None
-        return self.card(version)
-
 
 class OnnxModelRegistry(ModelRegistry):
-    """Champions from a ModelStore as OnnxDetectors, each version loaded once per process.
+    """The champions the model lines name, as OnnxDetectors, each version loaded once per
+    process (a version never changes) and graded by its line's current bands."""
 
-    The champion pointer is read on every call, so a newly trained model takes over at the next
-    batch; the detector of a version is cached because a version never changes.
-    """
-
-    def __init__(self, store: ModelStore, threads: int = 1) -> None:
+    def __init__(self, lines: ModelLineDirectory, store: ModelStore, threads: int = 1) -> None:
+        self.lines = lines
         self.store = store
         self.threads = threads
         self._detectors: dict[str, OnnxDetector] = {}
 
-    def champion(self, source: str) -> Detector:
-        card = self.store.champion_card(source)
-        detector = self._detectors.get(card.version)
+    def champions(self, tenant_id: str, source: str) -> Sequence[Detector]:
+        found = self.lines.champions(tenant_id, source)
+        if not found:
+            raise NoChampion(source)
+        return [self._detector(line, version) for line, version in found]
+
+    def _detector(self, line: ModelLine, version: ModelVersion) -> OnnxDetector:
+        card = replace(
+            ModelCard.from_json(version.card),
+            model_line=line.name,
+            version=version.version,
+            bands=version.bands,
+        )
+        detector = self._detectors.get(version.version)
         if detector is None:
-            path = self.store.artifact_path(card.version)
+            path = self.store.artifact_path(version.version)
             detector = OnnxDetector(card, path, threads=self.threads)
-            self._detectors[card.version] = detector
+        elif detector.card != card:  # the line changed the version's threshold
+            detector = detector.with_card(card)
+        self._detectors[version.version] = detector
         return detector
 
 

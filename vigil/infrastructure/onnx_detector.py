@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -54,6 +55,15 @@ class OnnxDetector:
                 f"model {card.version}: its pipeline makes {self.pipeline.feature_names},"
                 f" its card reads {card.features}"
             )
+
+    def with_card(self, card: ModelCard) -> OnnxDetector:
+        """The same loaded version graded and named by another card of it (a threshold
+        changed): the session is shared, not loaded again."""
+        if (card.version, card.features) != (self.card.version, self.card.features):
+            raise ValueError(f"card of {card.version} given to the detector of {self.card.version}")
+        graded = copy.copy(self)
+        graded.card = card
+        return graded
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float | Rejection]:
         """One score or Rejection per record, in order; higher is more anomalous."""

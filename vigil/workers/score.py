@@ -42,13 +42,14 @@ class BatchReport:
 
 @dataclass
 class SourceBatch:
-    """One source's records of a batch, the champion to score them and the features it reads."""
+    """One tenant's source's records of a batch, a champion to score them and the features it
+    reads; a source with several model lines has one of these for each line's champion."""
 
     source: str
     items: list[tuple[Delivery, RecordEnvelope]]
     detector: Detector
     rules: dict[str, CompiledRules | None]
-    """Each tenant's published rules for the source, None where it has none."""
+    """The tenant's published rules for the source, None where it has none."""
     features: list[FeatureRow] | None
 
 
@@ -122,9 +123,10 @@ class ScoreWorker:
         return await self._finish(await self._prepare(deliveries))
 
     async def _prepare(self, deliveries: Sequence[Delivery]) -> Prepared:
-        """Reads the batch, finds each source's champion and computes the features it reads."""
+        """Reads the batch, finds each tenant's source's champions and the features they read."""
         batch = Prepared(BatchReport(), list(deliveries))
-        by_source: dict[str, list[tuple[Delivery, RecordEnvelope]]] = defaultdict(list)
+        by_source: dict[tuple[str, str], list[tuple[Delivery, RecordEnvelope]]]
+        by_source = defaultdict(list)
         for delivery in deliveries:
             for line in unpack_records(delivery.data):
                 batch.report.received += 1
@@ -133,23 +135,27 @@ class ScoreWorker:
                 except MalformedRecord as error:
                     batch.letters.append(_letter(UNKNOWN, UNKNOWN, line, error))
                     continue
-                by_source[envelope.source].append((delivery, envelope))
-        for source, items in by_source.items():
+                by_source[envelope.tenant_id, envelope.source].append((delivery, envelope))
+        for (tenant_id, source), items in by_source.items():
             try:
-                detector, rules = await anyio.to_thread.run_sync(self._deciding, source, items)
+                detectors, rules = await anyio.to_thread.run_sync(self._deciding, tenant_id, source)
             except NoChampion:
-                log.warning("no model for source %s yet; %d records wait", source, len(items))
+                log.warning("no champion for source %s yet; %d records wait", source, len(items))
                 batch.report.deferred += len(items)
                 for delivery in batch.hand_back([d for d, _ in items]):
                     await delivery.nak(delay=RETRY_SECONDS)
                 continue
-            features = None
-            if detector.pipeline is not None:
-                # The windows of a batch that fails later are remembered once: a redelivered
-                # record is the same record to the window store.
-                online = OnlineFeatures(detector.pipeline, self.windows)
-                features = await online.of_envelopes([e for _, e in items])
-            batch.sources.append(SourceBatch(source, items, detector, rules, features))
+            envelopes = [e for _, e in items]
+            features: dict[int, list[FeatureRow]] = {}
+            for detector in detectors:
+                pipeline = detector.pipeline
+                if pipeline is not None and id(pipeline) not in features:
+                    # The windows of a batch that fails later are remembered once: a
+                    # redelivered record is the same record to the window store.
+                    online = OnlineFeatures(pipeline, self.windows)
+                    features[id(pipeline)] = await online.of_envelopes(envelopes)
+                rows = None if pipeline is None else features[id(pipeline)]
+                batch.sources.append(SourceBatch(source, items, detector, rules, rows))
         return batch
 
     async def _finish(self, batch: Prepared) -> BatchReport:
@@ -198,13 +204,12 @@ class ScoreWorker:
         return report
 
     def _deciding(
-        self, source: str, items: list[tuple[Delivery, RecordEnvelope]]
-    ) -> tuple[Detector, dict[str, CompiledRules | None]]:
-        """The source's champion and each tenant's published rules, read from the stores for
+        self, tenant_id: str, source: str
+    ) -> tuple[Sequence[Detector], dict[str, CompiledRules | None]]:
+        """The source's champions and the tenant's published rules, read from the stores for
         every batch: a promotion or a publication takes effect on the next one."""
-        detector = self.models.champion(source)
-        tenants = {envelope.tenant_id for _, envelope in items}
-        return detector, {tenant: self.rules.deciding(tenant, source) for tenant in tenants}
+        detectors = self.models.champions(tenant_id, source)
+        return detectors, {tenant_id: self.rules.deciding(tenant_id, source)}
 
 
 def _letter(
