@@ -28,6 +28,8 @@ from vigil.graphql.cases.subscriptions import CaseSubscriptions
 from vigil.graphql.entities.queries import EntityQueries
 from vigil.graphql.labels.mutations import LabelMutations
 from vigil.graphql.labels.queries import LabelQueries
+from vigil.graphql.models.mutations import ModelMutations
+from vigil.graphql.models.queries import ModelQueries
 from vigil.graphql.queues.mutations import QueueMutations
 from vigil.graphql.queues.queries import QueueQueries
 from vigil.graphql.rules.mutations import RuleMutations
@@ -58,6 +60,7 @@ class Query(
     CaseQueries,
     LabelQueries,
     EntityQueries,
+    ModelQueries,
     QueueQueries,
     RuleQueries,
     SourceQueries,
@@ -71,6 +74,7 @@ class Mutation(
     PersonalDataMutations,
     CaseMutations,
     LabelMutations,
+    ModelMutations,
     QueueMutations,
     RuleMutations,
     SourceMutations,

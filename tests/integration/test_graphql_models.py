@@ -1,0 +1,149 @@
+"""Model lines over GraphQL on both stores: model owners read every version's card and move
+versions with a reason; analysts read but cannot promote; other tenants see nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.graphql_client import TENANT, data, graphql
+from tests.integration.conftest import api_key_of
+from tests.model_lines import registered
+from vigil.application.detection import ModelCard
+from vigil.bootstrap import build_model_store
+from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.settings import Settings
+from vigil.web.auth import API_KEY_HEADER
+
+LINE = "payments-iforest"
+
+LINES = """
+query Lines($source: String) {
+  modelLines(source: $source) {
+    name source
+    champion { version stage algorithm bands { threshold high critical } }
+    versions { version stage algorithm features metrics trainingRows registeredBy }
+  }
+}"""
+
+PROMOTE = """
+mutation Promote($line: String!, $version: String!, $stage: ModelStage!, $reason: String!) {
+  promoteModelVersion(input: {line: $line, version: $version, stage: $stage, reason: $reason}) {
+    __typename
+    ... on ModelLineChanged { modelLine { champion { version } shadows { version } } }
+    ... on NotAllowedError { message }
+    ... on NotFoundError { message }
+    ... on InvalidInputError { field message }
+  }
+}"""
+
+THRESHOLD = """
+mutation Threshold($version: String!, $threshold: Float!, $high: Float!, $critical: Float!) {
+  changeModelThreshold(input: {line: "payments-iforest", version: $version,
+      threshold: $threshold, high: $high, critical: $critical, reason: "alert budget"}) {
+    __typename
+    ... on ModelLineChanged { modelLine { champion { bands { threshold high critical } } } }
+    ... on InvalidInputError { field message }
+  }
+}"""
+
+HISTORY = """
+query History { modelLineHistory(name: "payments-iforest") { event version actor reason } }"""
+
+
+def trained(settings: Settings, tmp_path: Path, seed: int) -> ModelCard:
+    data = tmp_path / "payments.csv"
+    data.write_text("amount,hour\n" + "".join(f"{10 + n % 97},{n % 24}\n" for n in range(300)))
+    request = TrainingRequest("payments", data, n_estimators=20, seed=seed)
+    card = train_isolation_forest(request, build_model_store(settings))
+    return registered(settings, card, tenant_id=TENANT)
+
+
+@pytest.fixture
+def versions(settings: Settings, tmp_path: Path) -> tuple[ModelCard, ModelCard]:
+    """The line's first version, its champion, and a retrained one, registered."""
+    return trained(settings, tmp_path, seed=1), trained(settings, tmp_path, seed=2)
+
+
+async def as_user(client: AsyncTestClient[Any], settings: Settings, name: str, role: str) -> None:
+    client.headers[API_KEY_HEADER] = api_key_of(settings, name, role)
+
+
+async def test_a_model_owner_reads_every_version_and_promotes_one_with_a_reason(
+    client: AsyncTestClient[Any], settings: Settings, versions: tuple[ModelCard, ModelCard]
+) -> None:
+    first, second = versions
+    await as_user(client, settings, "olga", "model_owner")
+
+    [line] = (await data(client, LINES, source="payments"))["modelLines"]
+    assert line["champion"]["version"] == first.version
+    assert [v["stage"] for v in line["versions"]] == ["REGISTERED", "CHAMPION"]
+    assert line["versions"][1]["features"] == ["amount", "hour"]
+    assert line["versions"][1]["trainingRows"] == 300
+
+    shadowed = await data(
+        client, PROMOTE, line=LINE, version=second.version, stage="SHADOW", reason="compare"
+    )
+    assert shadowed["promoteModelVersion"]["modelLine"]["shadows"] == [{"version": second.version}]
+    promoted = await data(
+        client, PROMOTE, line=LINE, version=second.version, stage="CHAMPION", reason="won"
+    )
+    assert promoted["promoteModelVersion"]["modelLine"]["champion"] == {"version": second.version}
+
+    again = await data(
+        client, PROMOTE, line=LINE, version=second.version, stage="CHAMPION", reason="again"
+    )
+    assert again["promoteModelVersion"]["__typename"] == "NotAllowedError"
+    history = (await data(client, HISTORY))["modelLineHistory"]
+    assert [(h["event"], h["actor"], h["reason"]) for h in history[-2:]] == [
+        ("Promoted", "olga", "compare"),
+        ("Promoted", "olga", "won"),
+    ]
+
+
+async def test_a_threshold_out_of_order_is_refused_naming_the_bands(
+    client: AsyncTestClient[Any], settings: Settings, versions: tuple[ModelCard, ModelCard]
+) -> None:
+    first, _ = versions
+    await as_user(client, settings, "olga", "model_owner")
+
+    refused = await data(client, THRESHOLD, version=first.version, threshold=0.9, high=0.5,
+                         critical=0.95)  # fmt: skip
+    assert refused["changeModelThreshold"] == {
+        "__typename": "InvalidInputError",
+        "field": "bands",
+        "message": "needs threshold <= high <= critical",
+    }
+    changed = await data(client, THRESHOLD, version=first.version, threshold=0.4, high=0.5,
+                         critical=0.95)  # fmt: skip
+    bands = changed["changeModelThreshold"]["modelLine"]["champion"]["bands"]
+    assert bands == {"threshold": 0.4, "high": 0.5, "critical": 0.95}
+
+
+async def test_an_analyst_reads_the_lines_but_may_not_promote(
+    client: AsyncTestClient[Any], settings: Settings, versions: tuple[ModelCard, ModelCard]
+) -> None:
+    _, second = versions
+    await as_user(client, settings, "ann", "analyst")
+
+    assert len((await data(client, LINES))["modelLines"]) == 1
+    body = await graphql(
+        client, PROMOTE, line=LINE, version=second.version, stage="CHAMPION", reason="mine"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_another_tenant_sees_no_line_and_cannot_move_one(
+    client: AsyncTestClient[Any], settings: Settings, versions: tuple[ModelCard, ModelCard]
+) -> None:
+    _, second = versions
+    client.headers[API_KEY_HEADER] = api_key_of(settings, "gus", "model_owner", tenant="globex")
+
+    assert (await data(client, LINES))["modelLines"] == []
+    moved = await data(
+        client, PROMOTE, line=LINE, version=second.version, stage="CHAMPION", reason="theirs"
+    )
+    assert moved["promoteModelVersion"]["__typename"] == "NotFoundError"

@@ -1,0 +1,101 @@
+"""Model lines as the API shows them: every version with its card, stage and bands, and the
+line's history of who registered, promoted, demoted, retired or re-thresholded what, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from vigil.domain import model_line as domain
+from vigil.graphql.alerts.types import jsonable
+
+ModelStage = domain.ModelStage
+strawberry.enum(
+    ModelStage,
+    name="ModelStage",
+    description="Only the champion decides; shadows score beside it and raise nothing.",
+)
+
+
+@strawberry.type(description="Scores at or above the threshold alert; the bands grade them.")
+class SeverityBands:
+    threshold: float
+    high: float
+    critical: float
+
+
+@strawberry.type(description="One trained version of a model line: its ONNX artifact's sha256.")
+class ModelVersion:
+    version: str
+    stage: ModelStage
+    algorithm: str
+    bands: SeverityBands
+    features: list[str] = strawberry.field(description="What the model reads, in input order.")
+    pipeline: str | None = strawberry.field(description="The feature pipeline it reads through.")
+    metrics: JSON = strawberry.field(description="Evaluation metrics at training, by name.")
+    parameters: JSON = strawberry.field(description="What reproduces the fit.")
+    training_rows: int
+    training_fingerprint: str
+    trained_at: datetime
+    note: str
+    registered_by: str
+    registered_at: datetime
+
+    @classmethod
+    def from_domain(cls, version: domain.ModelVersion) -> ModelVersion:
+        card: Mapping[str, Any] = version.card
+        bands = version.bands
+        return cls(
+            version=version.version,
+            stage=version.stage,
+            algorithm=str(card.get("algorithm", "")),
+            bands=SeverityBands(
+                threshold=bands.threshold, high=bands.high, critical=bands.critical
+            ),
+            features=[str(f) for f in card.get("features", [])],
+            pipeline=card.get("pipeline"),
+            metrics=jsonable(card.get("metrics", {})),
+            parameters=jsonable(card.get("parameters", {})),
+            training_rows=int(card.get("training_rows", 0)),
+            training_fingerprint=str(card.get("training_fingerprint", "")),
+            trained_at=datetime.fromisoformat(str(card["trained_at"])),
+            note=version.note,
+            registered_by=version.registered_by,
+            registered_at=version.registered_at,
+        )
+
+
+@strawberry.type(description="Something recorded on a line: who did it, when and why.")
+class ModelLineChange:
+    event: str
+    version: str | None
+    actor: str
+    at: datetime
+    reason: str
+
+
+@strawberry.type(description="One model of a source over its versions, newest first.")
+class ModelLine:
+    id: strawberry.ID
+    name: str
+    source: str
+    champion: ModelVersion | None = strawberry.field(description="Null while none decides.")
+    shadows: list[ModelVersion]
+    versions: list[ModelVersion]
+
+    @classmethod
+    def from_aggregate(cls, line: domain.ModelLine) -> ModelLine:
+        newest = reversed(line.versions.values())  # versions are kept in registration order
+        champion = line.champion
+        return cls(
+            id=strawberry.ID(str(line.id)),
+            name=line.name,
+            source=line.source,
+            champion=None if champion is None else ModelVersion.from_domain(champion),
+            shadows=[ModelVersion.from_domain(v) for v in line.shadows],
+            versions=[ModelVersion.from_domain(v) for v in newest],
+        )
