@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -34,12 +34,13 @@ from vigil.application.entity_summary_projection import EntitySummaryProjection
 from vigil.application.evidence_projections import CaseFileProjection, CommentProjection
 from vigil.application.features import InProcessWindowStore, WindowStore
 from vigil.application.identity_ports import LoginThrottle, RefreshTokens
-from vigil.application.intake import Intake
+from vigil.application.intake import Admission, Intake
 from vigil.application.model_lines import ModelLineDirectory
 from vigil.application.ports import Clock, system_clock
 from vigil.application.queue_projection import QueueBoardProjection
 from vigil.application.queues import hand_out_waiting
 from vigil.application.read_models import ReadModels
+from vigil.application.realtime_scoring import RealTimeScoring
 from vigil.application.rule_sets import PublishedRules
 from vigil.application.source_catalogue import SourceCatalogueProjection
 from vigil.application.source_desk import SourceDesk
@@ -85,6 +86,7 @@ from vigil.web.app import WebDeps, create_app, settle_heap
 from vigil.web.auth import Identity
 from vigil.web.case_files import CaseFileStorage
 from vigil.web.ingest import IngestEndpoints
+from vigil.web.scoring import ScoringEndpoints
 from vigil.workers import project, sla
 from vigil.workers.ingest import IngestWorker
 from vigil.workers.relay import DomainEventRelay
@@ -463,6 +465,36 @@ class WebIntake:
         await self._resources.aclose()
 
 
+def build_realtime_scoring(
+    settings: Settings, desk: AlertDesk
+) -> tuple[ScoringEndpoints, Callable[[], Awaitable[None]]]:
+    """REST scoring on the lines' champions, and what closes it. Window features come from
+    Redis when `VIGIL_REDIS_URL` is set, shared with the score workers; else from the API
+    process's own memory, which sees only the records scored through it."""
+    windows: WindowStore
+    redis = Redis.from_url(settings.features.redis_url) if settings.features.redis_url else None
+    if redis is None:
+        windows = InProcessWindowStore()
+    else:
+        prefix, ttl = settings.features.redis_key_prefix, settings.features.window_ttl_seconds
+        windows = RedisWindowStore(redis, prefix, ttl)
+    admission = Admission(
+        build_source_contracts(settings, desk),
+        Pseudonymiser(pii_token_key(settings)),
+        system_clock,
+        settings.ingest.max_record_bytes,
+    )
+    scoring = RealTimeScoring(
+        build_model_registry(settings, desk), admission, windows, PublishedRules(desk)
+    )
+
+    async def close() -> None:
+        if redis is not None:
+            await redis.aclose()
+
+    return ScoringEndpoints(scoring, settings.ingest.max_request_bytes), close
+
+
 def build_web_app(settings: Settings) -> Litestar:
     """The API and console on the configured stores, with their own read-model connection pool."""
     desk = build_alert_desk(settings)
@@ -476,6 +508,7 @@ def build_web_app(settings: Settings) -> Litestar:
     live = JetStreamDomainEventFeed(settings.nats)
     identity = build_identity(settings)
     ingest = WebIntake(settings, desk)
+    scoring, close_scoring = build_realtime_scoring(settings, desk)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
@@ -485,9 +518,17 @@ def build_web_app(settings: Settings) -> Litestar:
         domain_events=live,
         ingest=ingest.endpoints,
         sources=ingest.sources,
+        scoring=scoring,
         # The heap is settled last, once everything the server keeps is loaded.
         on_startup=[upgrade_schema, live.start, ingest.start, settle_heap],
-        on_shutdown=[live.stop, ingest.stop, engine.dispose, identity.close, desk.close],
+        on_shutdown=[
+            live.stop,
+            ingest.stop,
+            close_scoring,
+            engine.dispose,
+            identity.close,
+            desk.close,
+        ],
     )
     return create_app(deps)
 

@@ -22,6 +22,7 @@ from vigil.bootstrap import (
     build_projection_runner,
     build_read_engine,
     build_read_models,
+    build_realtime_scoring,
     build_source_desk,
 )
 from vigil.infrastructure.read_model import migrate
@@ -114,6 +115,7 @@ async def client(
     # disposed by the shutdown hook exactly as the composition root does it.
     engine = build_read_engine(settings)
     identity = build_identity(settings)
+    scoring, close_scoring = build_realtime_scoring(settings, desk)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
@@ -121,8 +123,9 @@ async def client(
         csrf_secret="test-csrf-secret",
         case_files=case_file_storage,
         sources=build_source_desk(desk),
+        scoring=scoring,
         on_startup=startup_hooks,
-        on_shutdown=[engine.dispose, identity.close],
+        on_shutdown=[close_scoring, engine.dispose, identity.close],
     )
     async with AsyncTestClient(create_app(deps)) as test_client:
         test_client.headers[API_KEY_HEADER] = caller_key

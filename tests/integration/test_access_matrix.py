@@ -65,6 +65,8 @@ PUBLIC_API = {
 REST_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
     ("POST", "/api/v1/cases/{case_id:uuid}/files"): (Permission.CASES_ACT,),
     ("GET", "/api/v1/cases/{case_id:uuid}/files/{sha256:str}"): (Permission.CASES_READ,),
+    ("POST", "/api/v1/scoring/score"): (Permission.SCORING_SCORE,),
+    ("POST", "/api/v1/scoring/score/batch"): (Permission.SCORING_SCORE,),
 }
 """What each guarded REST route must need: the REST half of the matrix."""
 

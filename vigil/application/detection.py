@@ -148,3 +148,8 @@ class ModelRegistry(Protocol):
         """The champion of every model line of the tenant's source, each graded by its line's
         current bands; raises NoChampion when no line of the source has one."""
         ...
+
+    def line_champion(self, tenant_id: str, line: str) -> Detector:
+        """The champion of the tenant's model line of that name; ModelLineNotFound when there
+        is no such line, NoChampion when it has none."""
+        ...

@@ -63,42 +63,22 @@ class Oversized(Refused):
     as a record (the body is in memory already, bounded by the request limit)."""
 
 
-class Intake:
+class Admission:
+    """What intake does to one record before it travels: checked against its source's contract,
+    personal fields tokenised, dropped fields removed, made an envelope. Real-time scoring uses
+    it alone: a record scored over the API is checked and tokenised exactly as an ingested one."""
+
     def __init__(
         self,
         contracts: ContractBook,
         pseudonymiser: Pseudonymiser,
-        publisher: RecordPublisher,
-        dead_letters: DeadLetters,
         clock: Clock,
         max_record_bytes: int = 256 * 1024,
     ) -> None:
         self.contracts = contracts
         self.pseudonymiser = pseudonymiser
-        self.publisher = publisher
-        self.dead_letters = dead_letters
         self.clock = clock
         self.max_record_bytes = max_record_bytes
-
-    async def admit(self, tenant_id: str, source: str, arrivals: Sequence[Arrival]) -> IntakeReport:
-        """Publishes the batch's valid records and dead-letters the rest; returns once both are
-        on their streams. SourceNotFound when the source is not registered."""
-        compiled = await anyio.to_thread.run_sync(self.contracts.contract, tenant_id, source)
-        report = IntakeReport()
-        envelopes: list[RecordEnvelope] = []
-        letters: list[DeadLetter] = []
-        for index, arrival in enumerate(arrivals):
-            try:
-                envelopes.append(self.envelope(tenant_id, compiled, arrival))
-            except Refused as refused:
-                letters.append(self._letter(tenant_id, compiled, arrival, refused))
-                report.violations.append((index, refused.violation))
-        if envelopes:
-            await self.publisher.publish(envelopes)
-        if letters:
-            await self.dead_letters.send(letters)
-        report.accepted, report.dead_lettered = len(envelopes), len(letters)
-        return report
 
     def envelope(
         self, tenant_id: str, compiled: CompiledContract, arrival: Arrival
@@ -175,6 +155,44 @@ class Intake:
             reason = f"not an ISO 8601 time or epoch seconds: {raw!r}"
             raise Refused(Violation(time_field, reason), record) from None
         return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class Intake(Admission):
+    """Admission, then the batch's valid records onto the records stream and the rest into the
+    dead letters."""
+
+    def __init__(
+        self,
+        contracts: ContractBook,
+        pseudonymiser: Pseudonymiser,
+        publisher: RecordPublisher,
+        dead_letters: DeadLetters,
+        clock: Clock,
+        max_record_bytes: int = 256 * 1024,
+    ) -> None:
+        super().__init__(contracts, pseudonymiser, clock, max_record_bytes)
+        self.publisher = publisher
+        self.dead_letters = dead_letters
+
+    async def admit(self, tenant_id: str, source: str, arrivals: Sequence[Arrival]) -> IntakeReport:
+        """Publishes the batch's valid records and dead-letters the rest; returns once both are
+        on their streams. SourceNotFound when the source is not registered."""
+        compiled = await anyio.to_thread.run_sync(self.contracts.contract, tenant_id, source)
+        report = IntakeReport()
+        envelopes: list[RecordEnvelope] = []
+        letters: list[DeadLetter] = []
+        for index, arrival in enumerate(arrivals):
+            try:
+                envelopes.append(self.envelope(tenant_id, compiled, arrival))
+            except Refused as refused:
+                letters.append(self._letter(tenant_id, compiled, arrival, refused))
+                report.violations.append((index, refused.violation))
+        if envelopes:
+            await self.publisher.publish(envelopes)
+        if letters:
+            await self.dead_letters.send(letters)
+        report.accepted, report.dead_lettered = len(envelopes), len(letters)
+        return report
 
     def _letter(
         self, tenant_id: str, compiled: CompiledContract, arrival: Arrival, refused: Refused

@@ -147,6 +147,14 @@ class ModelLineDirectory:
         ]
         return sorted(found, key=lambda line: line.name)
 
+    def line(self, tenant_id: str, name: str) -> ModelLine:
+        """Refreshed, then the tenant's line of that name, or ModelLineNotFound."""
+        self.refresh()
+        found = self._lines.get(model_line_id(tenant_id, name.strip()))
+        if found is None:
+            raise ModelLineNotFound(name)
+        return found
+
     def champions(self, tenant_id: str, source: str) -> Sequence[tuple[ModelLine, ModelVersion]]:
         """Refreshed, then every line of the source that has a champion, with it."""
         self.refresh()

@@ -21,6 +21,8 @@ class ScoredBatch:
 
     features: tuple[str, ...]
     scored: list[RecordEnvelope] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    """The model's score of each scored envelope, in the same order."""
     detections: list[Detection] = field(default_factory=list)
     rejections: list[tuple[RecordEnvelope, Rejection]] = field(default_factory=list)
     suppressed: int = 0
@@ -53,6 +55,7 @@ def score_batch(
             batch.rejections.append((envelope, result))
             continue
         batch.scored.append(envelope)
+        batch.scores.append(result)
         severity: Severity | None = card.bands.grade(result)
         hits: tuple[str, ...] = ()
         tenant_rules = deciding.get(envelope.tenant_id)

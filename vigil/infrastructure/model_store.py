@@ -88,6 +88,12 @@ class OnnxModelRegistry(ModelRegistry):
             raise NoChampion(source)
         return [self._detector(line, version) for line, version in found]
 
+    def line_champion(self, tenant_id: str, line: str) -> Detector:
+        found = self.lines.line(tenant_id, line)
+        if found.champion is None:
+            raise NoChampion(found.source)
+        return self._detector(found, found.champion)
+
     def _detector(self, line: ModelLine, version: ModelVersion) -> OnnxDetector:
         card = replace(
             ModelCard.from_json(version.card),

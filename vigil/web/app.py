@@ -37,6 +37,7 @@ from vigil.web.errors import exception_handlers
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
 from vigil.web.ingest import IngestEndpoints, ingest_router
+from vigil.web.scoring import ScoringEndpoints, scoring_router
 from vigil.web.source_pages import source_pages
 
 HERE = Path(__file__).parent
@@ -78,6 +79,8 @@ class WebDeps:
     sources: SourceDesk | None = None
     """Data-source documents and dead letters for GraphQL and the console; without it the
     console's source pages are absent and the GraphQL fields answer with an error."""
+    scoring: ScoringEndpoints | None = None
+    """REST scoring; without it those routes are absent."""
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
@@ -113,6 +116,8 @@ def create_app(deps: WebDeps) -> Litestar:
         handlers.append(case_file_router(deps.alert_desk, deps.case_files))
     if deps.ingest is not None:
         handlers.append(ingest_router(deps.ingest))
+    if deps.scoring is not None:
+        handlers.append(scoring_router(deps.scoring))
     if deps.sources is not None:
         handlers.append(source_pages(deps.sources, deps.read_models.source_catalogue))
     authentication = DefineMiddleware(

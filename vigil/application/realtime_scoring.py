@@ -1,0 +1,135 @@
+"""Real-time scoring: a caller hands over records and waits for the decision on each.
+
+A record scored here goes the way an ingested one goes, minus the stream: checked against the
+model's source contract and tokenised (Admission), its window features computed in the window
+store, which remembers it (so the entity's next record sees it, and the same record ingested
+later counts once), scored by the line's champion, and decided with the tenant's published
+rules. Nothing is raised: the caller decides what to do with the answer.
+
+Every record of a request is admitted before any is scored, so a request with a record the
+contract refuses leaves no trace in the windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from vigil.application.detection import Detector, ModelRegistry, Rejection
+from vigil.application.features import OnlineFeatures, WindowStore
+from vigil.application.intake import Admission, Arrival, Refused
+from vigil.application.records import RecordEnvelope
+from vigil.application.rule_sets import PublishedRules
+from vigil.application.scoring import score_batch
+from vigil.domain.alert import Severity
+from vigil.domain.decision import CompiledRules
+
+
+class RecordRefused(Exception):
+    """A record of the request does not fit its contract or the model's features; nothing of
+    the request was scored (`index` is its place in the request)."""
+
+    def __init__(self, index: int, field: str, reason: str) -> None:
+        super().__init__(f"data[{index}].{field}: {reason}")
+        self.index = index
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Verdict:
+    record_id: str
+    score: float
+    threshold: float
+    decision: str
+    """`alert` when the model (and the rules) would raise an alert, else `pass`."""
+    severity: Severity | None
+    model_line: str
+    model_version: str
+    rule_hits: tuple[str, ...]
+    features: Mapping[str, float]
+    """The model's input by feature name, for explanations."""
+
+
+class RealTimeScoring:
+    def __init__(
+        self,
+        models: ModelRegistry,
+        admission: Admission,
+        windows: WindowStore,
+        rules: PublishedRules,
+    ) -> None:
+        self.models = models
+        self.admission = admission
+        self.windows = windows
+        self.rules = rules
+
+    async def score(
+        self, tenant_id: str, model_line: str, records: Sequence[Mapping[str, Any]]
+    ) -> tuple[Detector, list[Verdict]]:
+        """The champion that decided and a verdict per record, in order; RecordRefused for
+        the first record that cannot be scored; ModelLineNotFound or NoChampion for a line
+        that cannot score."""
+        detector, rules = await anyio.to_thread.run_sync(self._deciding, tenant_id, model_line)
+        envelopes = await self._admitted(tenant_id, detector.card.source, records)
+        features = None
+        if detector.pipeline is not None:
+            online = OnlineFeatures(detector.pipeline, self.windows)
+            features = await online.of_envelopes(envelopes)
+            for index, row in enumerate(features):
+                if isinstance(row.vector, Rejection):
+                    raise RecordRefused(index, row.vector.field, row.vector.reason)
+        decided = score_batch(envelopes, detector, {tenant_id: rules}, features)
+        if decided.rejections:
+            envelope, rejection = decided.rejections[0]
+            raise RecordRefused(envelopes.index(envelope), rejection.field, rejection.reason)
+        raised = {d.record_id: d for d in decided.detections}
+        card = detector.card
+        verdicts = []
+        for n, (envelope, score) in enumerate(zip(decided.scored, decided.scores, strict=True)):
+            detection = raised.get(envelope.record_id)
+            vector = _vector(detector, envelope, None if features is None else features[n].vector)
+            verdicts.append(
+                Verdict(
+                    record_id=envelope.record_id,
+                    score=score,
+                    threshold=card.bands.threshold,
+                    decision="pass" if detection is None else "alert",
+                    severity=None if detection is None else detection.severity,
+                    model_line=card.model_line,
+                    model_version=card.version,
+                    rule_hits=() if detection is None else detection.rule_hits,
+                    features=dict(zip(card.features, vector, strict=True)),
+                )
+            )
+        return detector, verdicts
+
+    def _deciding(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
+        detector = self.models.line_champion(tenant_id, line)
+        return detector, self.rules.deciding(tenant_id, detector.card.source)
+
+    async def _admitted(
+        self, tenant_id: str, source: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[RecordEnvelope]:
+        admission = self.admission
+        compiled = await anyio.to_thread.run_sync(admission.contracts.contract, tenant_id, source)
+        envelopes = []
+        for index, record in enumerate(records):
+            try:
+                envelopes.append(admission.envelope(tenant_id, compiled, Arrival(record, "api")))
+            except Refused as refused:
+                violation = refused.violation
+                raise RecordRefused(index, violation.field, violation.reason) from None
+        return envelopes
+
+
+def _vector(
+    detector: Detector, envelope: RecordEnvelope, vector: list[float] | Rejection | None
+) -> list[float]:
+    """The model's input of the record: the pipeline's vector, or its raw fields."""
+    if isinstance(vector, list):
+        return vector
+    return [float(envelope.data[name]) for name in detector.card.features]
