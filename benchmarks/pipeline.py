@@ -56,7 +56,7 @@ from vigil.cli_features import pipeline_features
 from vigil.domain.source_contract import SourceContract
 from vigil.infrastructure.detector_training import (
     TrainingRequest,
-    train_isolation_forest_on_features,
+    train_model_on_features,
 )
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.nats.acked_batches import AckedBatches, Outgoing
@@ -134,7 +134,7 @@ def train(settings: Settings, rows: int) -> None:
         pipeline_features(settings, PIPELINE, DATA, "default", rows=rows, label="TX_FRAUD")
     )
     request = TrainingRequest(source="cards", data=DATA, label="TX_FRAUD", alert_rate=0.01)
-    card = train_isolation_forest_on_features(request, features, build_model_store(settings))
+    card = train_model_on_features(request, features, build_model_store(settings))
     desk = build_alert_desk(settings)
     try:
         register_version(desk, "default", "benchmark", card)  # the line's first: its champion

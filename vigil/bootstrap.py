@@ -52,6 +52,7 @@ from vigil.domain.source_contract import SourceType
 from vigil.infrastructure.access_tokens import JwtAccessTokens
 from vigil.infrastructure.attachment_store import DiskAttachmentStore
 from vigil.infrastructure.entity_history import InProcessEntityHistory, RedisEntityHistory
+from vigil.infrastructure.explanations import ArtifactExplainer
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.login_throttle import InProcessLoginThrottle, RedisLoginThrottle
 from vigil.infrastructure.model_store import ModelStore, OnnxModelRegistry
@@ -484,9 +485,9 @@ def build_realtime_scoring(
         system_clock,
         settings.ingest.max_record_bytes,
     )
-    scoring = RealTimeScoring(
-        build_model_registry(settings, desk), admission, windows, PublishedRules(desk)
-    )
+    models = build_model_registry(settings, desk)
+    explainer = ArtifactExplainer(models.store)
+    scoring = RealTimeScoring(models, admission, windows, PublishedRules(desk), explainer)
 
     async def close() -> None:
         if redis is not None:

@@ -25,14 +25,15 @@ from vigil.domain.errors import InvalidCommand
 from vigil.infrastructure.detector_training import (
     TrainingError,
     TrainingRequest,
-    train_isolation_forest,
-    train_isolation_forest_on_features,
+    train_model,
+    train_model_on_features,
 )
 from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.nats.embedded import EmbeddedNats
 from vigil.infrastructure.processes import ProcessDied, Supervisor
 from vigil.infrastructure.record_files import MalformedRecordFile
 from vigil.infrastructure.settings import Settings, get_settings
+from vigil.infrastructure.training.trainers import ALGORITHMS
 from vigil.infrastructure.yaml_documents import DocumentError
 
 log = logging.getLogger("vigil")
@@ -99,12 +100,15 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         label=args.label,
         rows=args.rows,
         alert_rate=args.alert_rate,
+        n_estimators=args.n_estimators,
+        algorithm=args.algorithm,
+        holdout=args.holdout,
     )
     store = bootstrap.build_model_store(settings)
     tenant_id = args.tenant or settings.server.default_tenant
     try:
         if args.pipeline is None:
-            card = train_isolation_forest(request, store)
+            card = train_model(request, store)
         else:
             card = _train_with_pipeline(args, settings, request, store)
         print(card.summary())
@@ -133,7 +137,7 @@ def _train_with_pipeline(
         source = features.matrix.fitted.pipeline.source
         raise TrainingError(f"the pipeline is for source {source!r}, not {request.source!r}")
     print(features_said(features))
-    return train_isolation_forest_on_features(request, features, store)
+    return train_model_on_features(request, features, store)
 
 
 # run and demo ----------------------------------------------------------------------------------
@@ -243,7 +247,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                     settings, args.pipeline, args.data, tenant_id, args.train_rows, "TX_FRAUD"
                 )
             )
-            card = train_isolation_forest_on_features(request, features, store)
+            card = train_model_on_features(request, features, store)
             print(card.summary(), flush=True)
             print(registered_said(settings, tenant_id, "demo", card), flush=True)
         stream = ingest_file(
@@ -306,15 +310,24 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    train = commands.add_parser("train", help="train an Isolation Forest and store it as ONNX")
+    train = commands.add_parser(
+        "train", help="train a model, evaluate it, store it as ONNX and register it on its line"
+    )
+    train.add_argument("--algorithm", choices=ALGORITHMS, default="isolation_forest")
     train.add_argument("--source", required=True)
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--model-line", default=None)
     train.add_argument("--features", default=None, help="comma-separated columns to use")
     train.add_argument("--exclude", default=None, help="comma-separated columns never to use")
-    train.add_argument("--label", default=None, help="label column, for evaluation only")
+    train.add_argument(
+        "--label", default=None, help="0/1 label column: learnt by supervised algorithms"
+    )
     train.add_argument("--rows", type=int, default=None, help="train on the first N rows")
     train.add_argument("--alert-rate", type=float, default=0.005)
+    train.add_argument(
+        "--holdout", type=float, default=0.2, help="the latest share of rows, to evaluate on"
+    )
+    train.add_argument("--n-estimators", type=int, default=None, help="trees of an ensemble")
     train.add_argument(
         "--pipeline", type=Path, default=None, help="a feature pipeline's YAML: train on its output"
     )

@@ -14,7 +14,7 @@ from tests.integration.conftest import api_key_of
 from tests.model_lines import registered
 from vigil.application.detection import ModelCard
 from vigil.bootstrap import build_model_store
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.detector_training import TrainingRequest, train_model
 from vigil.infrastructure.settings import Settings
 from vigil.web.auth import API_KEY_HEADER
 
@@ -58,7 +58,7 @@ def trained(settings: Settings, tmp_path: Path, seed: int) -> ModelCard:
     data = tmp_path / "payments.csv"
     data.write_text("amount,hour\n" + "".join(f"{10 + n % 97},{n % 24}\n" for n in range(300)))
     request = TrainingRequest("payments", data, n_estimators=20, seed=seed)
-    card = train_isolation_forest(request, build_model_store(settings))
+    card = train_model(request, build_model_store(settings))
     return registered(settings, card, tenant_id=TENANT)
 
 

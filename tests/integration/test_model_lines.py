@@ -16,7 +16,7 @@ from vigil.bootstrap import build_alert_desk, build_model_registry, build_model_
 from vigil.cli import main
 from vigil.domain.model_line import ModelStage
 from vigil.domain.severity import SeverityBands
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.detector_training import TrainingRequest, train_model
 from vigil.infrastructure.model_store import OnnxModelRegistry
 from vigil.infrastructure.settings import Settings
 
@@ -31,7 +31,7 @@ def payments_csv(path: Path) -> Path:
 
 def trained(settings: Settings, data: Path, seed: int) -> ModelCard:
     request = TrainingRequest("payments", data, n_estimators=20, seed=seed)
-    return train_isolation_forest(request, build_model_store(settings))
+    return train_model(request, build_model_store(settings))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from vigil.domain.alert import Alert, Severity
 from vigil.domain.rule_set import Rule, RuleAction, Stage
 from vigil.infrastructure.detector_training import (
     TrainingRequest,
-    train_isolation_forest_on_features,
+    train_model_on_features,
 )
 from vigil.infrastructure.settings import Settings
 
@@ -51,9 +51,7 @@ async def trained(settings: Settings, data: Path) -> FileFeatures:
         desk.close()
     features = await pipeline_features(settings, PIPELINE, data, "default", label="TX_FRAUD")
     request = TrainingRequest(source="cards", data=data, label="TX_FRAUD", alert_rate=0.02)
-    registered(
-        settings, train_isolation_forest_on_features(request, features, build_model_store(settings))
-    )
+    registered(settings, train_model_on_features(request, features, build_model_store(settings)))
     return features
 
 

@@ -19,7 +19,7 @@ from vigil.application.detection import ModelCard
 from vigil.bootstrap import (
     build_model_store,
 )
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.detector_training import TrainingRequest, train_model
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.onnx_detector import OnnxDetector
 from vigil.infrastructure.settings import Settings
@@ -56,9 +56,7 @@ def card(settings: Settings, desk: Casework, tmp_path: Path) -> ModelCard:
     rows = "".join(f"{20 + (n * 7) % 60},{9 + n % 9}\n" for n in range(500))
     data.write_text("amount,hour\n" + rows)
     request = TrainingRequest("payments", data, n_estimators=50, alert_rate=0.02)
-    return registered(
-        settings, train_isolation_forest(request, build_model_store(settings)), TENANT
-    )
+    return registered(settings, train_model(request, build_model_store(settings)), TENANT)
 
 
 async def scored(client: AsyncTestClient[Any], path: str, body: Any, status: int = 200) -> Any:
@@ -150,3 +148,47 @@ async def test_another_tenants_line_cannot_score(
         client, "score", {"model_name": "payments-iforest", "data": payment(1)}, 404
     )
     assert problem["field"] == "model_name"
+
+
+@pytest.fixture
+def boosted(settings: Settings, desk: Casework, tmp_path: Path, card: ModelCard) -> ModelCard:
+    """payments-lightgbm beside the forest, learnt from labels: large night payments are fraud."""
+    data = tmp_path / "labelled.csv"
+    rows = [(20 + (n * 7) % 60, n % 24) for n in range(2_000)]
+    rows += [(400 + n, n % 5) for n in range(40)]
+    data.write_text(
+        "amount,hour,is_fraud\n" + "".join(f"{a},{h},{int(a > 300)}\n" for a, h in rows)
+    )
+    request = TrainingRequest(
+        "payments", data, label="is_fraud", algorithm="lightgbm", n_estimators=40, holdout=0.0
+    )
+    return registered(settings, train_model(request, build_model_store(settings)), TENANT)
+
+
+async def test_a_tree_models_answer_explains_the_score_with_its_largest_contributions(
+    client: AsyncTestClient[Any], boosted: ModelCard
+) -> None:
+    body = {"model_name": "payments-lightgbm", "data": payment(9, amount=450.0, hour=2)}
+    answer = await scored(client, "score", {**body, "include_explanations": True})
+
+    assert answer["model_version"] == boosted.version
+    explanations = answer["explanations"]
+    assert {e["feature"] for e in explanations} <= {"amount", "hour"}
+    assert explanations[0] == {
+        "feature": "amount",
+        "value": 450.0,
+        "contribution": pytest.approx(explanations[0]["contribution"]),
+    }
+    assert explanations[0]["contribution"] > 0  # a large amount pushes towards fraud
+    sizes = [abs(e["contribution"]) for e in explanations]
+    assert sizes == sorted(sizes, reverse=True)
+    assert "explanations" not in await scored(client, "score", body)
+
+
+async def test_explanations_of_a_model_without_them_are_refused_before_scoring(
+    client: AsyncTestClient[Any], card: ModelCard
+) -> None:
+    body = {"model_name": "payments-iforest", "data": payment(1), "include_explanations": True}
+    problem = await scored(client, "score", body, status=422)
+    assert problem["field"] == "include_explanations"
+    assert "isolation_forest" in problem["detail"]

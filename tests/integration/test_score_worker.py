@@ -23,7 +23,7 @@ from vigil.bootstrap import (
 )
 from vigil.domain.alert import Alert, Severity
 from vigil.domain.rule_set import Rule, RuleAction, Stage
-from vigil.infrastructure.detector_training import TrainingRequest, train_isolation_forest
+from vigil.infrastructure.detector_training import TrainingRequest, train_model
 from vigil.infrastructure.nats.dead_letters import ERROR_FIELD, ERROR_REASON, ERROR_STAGE
 from vigil.infrastructure.record_files import iter_records
 from vigil.infrastructure.settings import Settings
@@ -38,9 +38,7 @@ def trained_settings(postgres_settings: Settings, card_slice: Path) -> Settings:
     request = TrainingRequest(
         source="cards", data=card_slice, exclude=FDH_EXCLUDED, label="TX_FRAUD", alert_rate=0.02
     )
-    registered(
-        postgres_settings, train_isolation_forest(request, build_model_store(postgres_settings))
-    )
+    registered(postgres_settings, train_model(request, build_model_store(postgres_settings)))
     return postgres_settings
 
 

@@ -93,7 +93,7 @@ class ModelCard:
             f"bands: threshold {bands.threshold:.6f}, high {bands.high:.6f},"
             f" critical {bands.critical:.6f}",
             "metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in self.metrics.items()),
-            *(f"left out: {note}" for note in self.notes),
+            *(f"note: {note}" for note in self.notes),
             f"version: {self.version}",
         ]
         return "\n".join(lines)

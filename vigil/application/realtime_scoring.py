@@ -13,8 +13,8 @@ contract refuses leaves no trace in the windows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import anyio
 
@@ -39,6 +39,35 @@ class RecordRefused(Exception):
         self.reason = reason
 
 
+class ExplanationUnavailable(Exception):
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(f"{algorithm} models have no explanations")
+        self.algorithm = algorithm
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One feature's part in a score: its input value and how far it moved the score (for
+    trees, log-odds of fraud; for the autoencoder, its squared reconstruction error)."""
+
+    feature: str
+    value: float
+    contribution: float
+
+
+class Explainer(Protocol):
+    def explains(self, detector: Detector) -> bool:
+        """Whether the detector's algorithm has explanations."""
+        ...
+
+    def explain(
+        self, detector: Detector, vectors: Sequence[Sequence[float]], top: int
+    ) -> list[list[Contribution]]:
+        """Each row's `top` contributions, largest first; ExplanationUnavailable for a model
+        whose algorithm has none."""
+        ...
+
+
 @dataclass(frozen=True)
 class Verdict:
     record_id: str
@@ -51,7 +80,8 @@ class Verdict:
     model_version: str
     rule_hits: tuple[str, ...]
     features: Mapping[str, float]
-    """The model's input by feature name, for explanations."""
+    """The model's input by feature name."""
+    explanation: list[Contribution] | None = None
 
 
 class RealTimeScoring:
@@ -61,19 +91,28 @@ class RealTimeScoring:
         admission: Admission,
         windows: WindowStore,
         rules: PublishedRules,
+        explainer: Explainer,
     ) -> None:
         self.models = models
         self.admission = admission
         self.windows = windows
         self.rules = rules
+        self.explainer = explainer
 
     async def score(
-        self, tenant_id: str, model_line: str, records: Sequence[Mapping[str, Any]]
+        self,
+        tenant_id: str,
+        model_line: str,
+        records: Sequence[Mapping[str, Any]],
+        explain_top: int = 0,
     ) -> tuple[Detector, list[Verdict]]:
-        """The champion that decided and a verdict per record, in order; RecordRefused for
-        the first record that cannot be scored; ModelLineNotFound or NoChampion for a line
-        that cannot score."""
+        """The champion that decided and a verdict per record, in order, each with its
+        `explain_top` largest contributions when asked; RecordRefused for the first record that
+        cannot be scored; ModelLineNotFound or NoChampion for a line that cannot score;
+        ExplanationUnavailable, before anything is scored, for a model without explanations."""
         detector, rules = await anyio.to_thread.run_sync(self._deciding, tenant_id, model_line)
+        if explain_top and not self.explainer.explains(detector):
+            raise ExplanationUnavailable(detector.card.algorithm)
         envelopes = await self._admitted(tenant_id, detector.card.source, records)
         features = None
         if detector.pipeline is not None:
@@ -105,6 +144,13 @@ class RealTimeScoring:
                     features=dict(zip(card.features, vector, strict=True)),
                 )
             )
+        if explain_top:
+            vectors = [list(v.features.values()) for v in verdicts]
+            explained = self.explainer.explain(detector, vectors, explain_top)
+            verdicts = [
+                replace(verdict, explanation=why)
+                for verdict, why in zip(verdicts, explained, strict=True)
+            ]
         return detector, verdicts
 
     def _deciding(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:

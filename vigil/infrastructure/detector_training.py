@@ -1,4 +1,6 @@
-"""`vigil train`: an Isolation Forest fitted on a CSV file, exported to ONNX, checked, stored."""
+"""`vigil train`: a model of any of the five algorithms fitted on a CSV file or a feature
+pipeline's matrix, evaluated on a time-ordered hold-out, exported to ONNX, checked for parity
+with the library's own scores on the hold-out, and stored by its sha256."""
 
 from __future__ import annotations
 
@@ -15,16 +17,16 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-from sklearn.ensemble import IsolationForest
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from vigil.application.detection import ModelCard
 from vigil.application.features import FileFeatures
 from vigil.domain.severity import SeverityBands
-from vigil.infrastructure.isolation_forest_onnx import OPSETS, export_isolation_forest
 from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.onnx_detector import PIPELINE_METADATA
 from vigil.infrastructure.record_files import is_gzip
+from vigil.infrastructure.training.evaluation import holdout_metrics, holdout_start
+from vigil.infrastructure.training.fitted import INPUT, FittedDetector
+from vigil.infrastructure.training.trainers import ALGORITHMS, LINE_SUFFIXES, trainer_for
 
 PARITY_TOLERANCE = 1e-4
 PARITY_SAMPLE = 50_000
@@ -44,30 +46,32 @@ class TrainingRequest:
     source: str
     data: Path
     model_line: str | None = None
-    """Defaults to `<source>-iforest`."""
+    """Defaults to `<source>-<algorithm's suffix>`: `cards-iforest`, `cards-lightgbm`."""
     features: Sequence[str] | None = None
     """None chooses every numeric column but the label, the excluded ones and identifiers."""
     exclude: Sequence[str] = ()
     label: str | None = None
-    """A 0/1 column used only to evaluate the model, never as a feature."""
+    """A 0/1 column, never a feature: what supervised algorithms learn, and what every model
+    is evaluated against."""
     rows: int | None = None
     """Read at most this many rows from the start of the file."""
     alert_rate: float = 0.005
     """The share of training records that score at or above the threshold."""
-    n_estimators: int = 100
+    n_estimators: int | None = None
+    """Trees of a tree ensemble; None keeps the algorithm's default (100 for the Isolation
+    Forest, 200 for LightGBM and XGBoost)."""
     seed: int = 7
+    algorithm: str = "isolation_forest"
+    holdout: float = 0.2
+    """The latest share of the rows, held out to evaluate on; 0 evaluates on the training rows."""
 
     @property
     def line(self) -> str:
-        return self.model_line or f"{self.source}-iforest"
+        return self.model_line or f"{self.source}-{LINE_SUFFIXES[self.algorithm]}"
 
 
-def train_isolation_forest(request: TrainingRequest, store: ModelStore) -> ModelCard:
-    """Fits, exports, checks ONNX against scikit-learn, stores the artifact and returns its card.
-
-    Bands are quantiles of the ONNX scores of the training rows, so they grade what is served:
-    threshold at 1 - alert_rate, high at 1 - alert_rate/5, critical at 1 - alert_rate/25.
-    """
+def train_model(request: TrainingRequest, store: ModelStore) -> ModelCard:
+    """Fits on the file's rows, evaluates, exports, checks, stores; returns the card."""
     _check_request(request)
     frame = _read_frame(request)
     features, notes = choose_features(frame, request)
@@ -77,7 +81,7 @@ def train_isolation_forest(request: TrainingRequest, store: ModelStore) -> Model
     return _fit_and_store(request, matrix, labels, features, notes, store)
 
 
-def train_isolation_forest_on_features(
+def train_model_on_features(
     request: TrainingRequest, training_set: FileFeatures, store: ModelStore
 ) -> ModelCard:
     """Fits on a feature pipeline's matrix (`file_features`); the pipeline as fitted goes inside
@@ -130,29 +134,55 @@ def _fit_and_store(
     metadata: dict[str, str] | None = None,
     pipeline: str | None = None,
 ) -> ModelCard:
-    forest = IsolationForest(
-        n_estimators=request.n_estimators, random_state=request.seed, n_jobs=1
-    ).fit(matrix)
-    artifact = export_isolation_forest(forest, features, metadata)
-    scores, parity = _onnx_scores_checked(forest, artifact, matrix, request.seed)
+    """Fits on the rows before the hold-out and evaluates on the hold-out, where the bands are
+    set too: quantiles of the ONNX scores of rows the model never saw, so they grade what will
+    be served (threshold at 1 - alert_rate, high at 1 - alert_rate/5, critical at
+    1 - alert_rate/25). Without a hold-out, the training rows stand in for it."""
+    trainer = trainer_for(request.algorithm, request.n_estimators)
+    start = holdout_start(len(matrix), request.holdout)
+    train, held = matrix[:start], matrix[start:] if start < len(matrix) else matrix
+    train_labels = None if labels is None else labels[:start]
+    held_labels = None if labels is None else (labels[start:] if start < len(matrix) else labels)
+    if start == len(matrix):
+        notes.append("no hold-out: too few rows, so the metrics are on the training rows")
+    if trainer.supervised:
+        _check_labels(request, train_labels)
+    try:
+        fitted = trainer.fit(train, train_labels, features, request.seed, metadata or {})
+    except ValueError as error:
+        raise TrainingError(f"{request.algorithm}: {error}") from None
+    scores, parity = _onnx_scores_checked(fitted, held, request.seed)
     bands = _bands(scores, request.alert_rate)
-    metrics = {"onnx_parity_max_abs_diff": parity, **_metrics(scores, labels, bands.threshold)}
+    metrics = {
+        "onnx_parity_max_abs_diff": parity,
+        **holdout_metrics(scores, held_labels, bands.threshold, request.alert_rate),
+    }
     card = ModelCard(
         model_line=request.line,
         version="",
         source=request.source,
-        algorithm="isolation_forest",
+        algorithm=fitted.algorithm,
         features=tuple(features),
         bands=bands,
         metrics=metrics,
-        parameters=_parameters(request, forest),
-        training_rows=len(matrix),
-        training_fingerprint=_fingerprint(features, matrix),
+        parameters=_parameters(request, fitted.parameters),
+        training_rows=len(train),
+        training_fingerprint=_fingerprint(features, train),
         trained_at=datetime.now(UTC),
-        notes=tuple(notes),
+        notes=tuple([*notes, *fitted.notes]),
         pipeline=pipeline,
     )
-    return store.put(artifact, card)
+    return store.put(fitted.artifact, card)
+
+
+def _check_labels(request: TrainingRequest, labels: np.ndarray | None) -> None:
+    if labels is None:
+        raise TrainingError(f"{request.algorithm} learns from labels: name the label column")
+    if labels.min() == labels.max():
+        raise TrainingError(
+            f"label {request.label!r}: every training row is {int(labels[0])}; "
+            f"{request.algorithm} needs frauds and legitimate rows to learn from"
+        )
 
 
 def _bands(scores: np.ndarray, rate: float) -> SeverityBands:
@@ -171,11 +201,11 @@ def choose_features(frame: pd.DataFrame, request: TrainingRequest) -> tuple[list
         if name == request.label or name in request.exclude:
             continue
         if not _is_numeric(frame[name]):
-            notes.append(f"{name}: not numeric")
+            notes.append(f"left out {name}: not numeric")
         elif IDENTIFIER.search(name):
-            notes.append(f"{name}: an identifier")
+            notes.append(f"left out {name}: an identifier")
         elif _leaks_label(frame, name, request.label):
-            notes.append(f"{name}: recodes the label, so it leaks it")
+            notes.append(f"left out {name}: recodes the label, so it leaks it")
         else:
             features.append(name)
     if not features:
@@ -201,8 +231,14 @@ def _check_request(request: TrainingRequest) -> None:
         raise TrainingError(f"alert rate {request.alert_rate} must be between 0 and 0.5")
     if request.rows is not None and request.rows < MIN_ROWS:
         raise TrainingError(f"rows {request.rows} must be at least {MIN_ROWS}")
-    if request.n_estimators < 1:
+    if request.n_estimators is not None and request.n_estimators < 1:
         raise TrainingError(f"n_estimators {request.n_estimators} must be at least 1")
+    if request.algorithm not in LINE_SUFFIXES:
+        raise TrainingError(
+            f"algorithm {request.algorithm!r} is not one of {', '.join(ALGORITHMS)}"
+        )
+    if not 0 <= request.holdout < 1:
+        raise TrainingError(f"hold-out {request.holdout} must be at least 0 and below 1")
 
 
 def _read_frame(request: TrainingRequest) -> pd.DataFrame:
@@ -263,51 +299,35 @@ def _training_matrix(
 
 
 def _onnx_scores_checked(
-    forest: IsolationForest, artifact: bytes, matrix: np.ndarray, seed: int
+    fitted: FittedDetector, matrix: np.ndarray, seed: int
 ) -> tuple[np.ndarray, float]:
-    """ONNX scores of every row, once a sample of them agrees with scikit-learn's."""
-    session = ort.InferenceSession(artifact, providers=["CPUExecutionProvider"])
-    scores = session.run(None, {session.get_inputs()[0].name: matrix})[0].ravel().astype(np.float64)
+    """ONNX scores of every row, once a sample of them agrees with the library's own, within
+    PARITY_TOLERANCE of the largest score's magnitude (a One-Class SVM's run to hundreds)."""
+    session = ort.InferenceSession(fitted.artifact, providers=["CPUExecutionProvider"])
+    output = session.get_outputs()[0].name
+    scores = session.run([output], {INPUT: matrix})[0].ravel().astype(np.float64)
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(matrix), size=min(PARITY_SAMPLE, len(matrix)), replace=False)
-    expected = -forest.decision_function(matrix[sample])
+    expected = np.asarray(fitted.native_scores(matrix[sample]), dtype=np.float64).ravel()
     diff = float(np.max(np.abs(scores[sample] - expected)))
-    if diff > PARITY_TOLERANCE:
-        limit = PARITY_TOLERANCE
-        raise TrainingError(f"ONNX and scikit-learn scores differ by {diff:.3g} (limit {limit})")
+    limit = PARITY_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
+    if diff > limit:
+        raise TrainingError(
+            f"ONNX and {fitted.algorithm} scores differ by {diff:.3g} (limit {limit:.3g})"
+        )
     return scores, diff
 
 
-def _metrics(scores: np.ndarray, labels: np.ndarray | None, threshold: float) -> dict[str, float]:
-    flagged = scores >= threshold
-    metrics = {"alert_rate": float(flagged.mean())}
-    if labels is None:
-        return metrics
-    metrics["label_rate"] = float(labels.mean())
-    if labels.min() == labels.max():
-        return metrics  # one class only: ranking metrics are undefined
-    true_positives = float((flagged & (labels == 1)).sum())
-    metrics.update(
-        roc_auc=float(roc_auc_score(labels, scores)),
-        pr_auc=float(average_precision_score(labels, scores)),
-        precision_at_threshold=true_positives / max(float(flagged.sum()), 1.0),
-        recall_at_threshold=true_positives / float(labels.sum()),
-    )
-    return metrics
-
-
-def _parameters(request: TrainingRequest, forest: IsolationForest) -> dict[str, Any]:
+def _parameters(request: TrainingRequest, fitted: dict[str, Any]) -> dict[str, Any]:
     return {
-        "n_estimators": request.n_estimators,
-        "max_samples": int(forest.max_samples_),
+        **fitted,
         "seed": request.seed,
         "alert_rate": request.alert_rate,
+        "holdout": request.holdout,
         "label": request.label,
         "exclude": list(request.exclude),
         "rows_requested": request.rows,
         "data": str(request.data),
-        "onnx_opsets": dict(OPSETS),
-        "score": "-decision_function",
     }
 
 
@@ -332,6 +352,6 @@ def train_command(
 ) -> ModelCard:
     """What `vigil train` runs: trains into the model directory and prints a short summary."""
     request = TrainingRequest(source, data, model_line, features, exclude, label, rows, alert_rate)
-    card = train_isolation_forest(request, ModelStore(model_dir))
+    card = train_model(request, ModelStore(model_dir))
     echo(card.summary())
     return card

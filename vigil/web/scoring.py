@@ -19,12 +19,19 @@ from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENT
 
 from vigil.application.detection import NoChampion
 from vigil.application.permissions import Permission, Principal
-from vigil.application.realtime_scoring import RealTimeScoring, RecordRefused, Verdict
+from vigil.application.realtime_scoring import (
+    ExplanationUnavailable,
+    RealTimeScoring,
+    RecordRefused,
+    Verdict,
+)
 from vigil.domain.errors import ModelLineNotFound
 from vigil.web.auth import requires
 from vigil.web.case_files import problem
 
 MAX_BATCH = 10_000
+EXPLAINED_FEATURES = 5
+"""How many of a score's largest feature contributions an explained answer carries."""
 
 
 @dataclass(frozen=True)
@@ -69,15 +76,16 @@ async def _answer(
         asked = _parsed(await request.body(), batch)
     except BadRequest as error:
         return problem(HTTP_422_UNPROCESSABLE_ENTITY, "Invalid request", error.reason, error.field)
-    if asked.include_explanations:
-        return problem(
-            HTTP_422_UNPROCESSABLE_ENTITY,
-            "Explanations unavailable",
-            "this install computes no explanations yet",
-            "include_explanations",
-        )
+    top = EXPLAINED_FEATURES if asked.include_explanations else 0
     try:
-        _, verdicts = await scoring.score(request.user.tenant_id, asked.model_name, asked.records)
+        _, verdicts = await scoring.score(
+            request.user.tenant_id, asked.model_name, asked.records, top
+        )
+    except ExplanationUnavailable as error:
+        detail = str(error)
+        return problem(
+            HTTP_422_UNPROCESSABLE_ENTITY, "No explanations", detail, "include_explanations"
+        )
     except (ModelLineNotFound, NoChampion) as error:
         return problem(HTTP_404_NOT_FOUND, "No model to score with", str(error), "model_name")
     except RecordRefused as refused:
@@ -136,4 +144,14 @@ def _shown(verdict: Verdict) -> dict[str, Any]:
         "model_name": verdict.model_line,
         "model_version": verdict.model_version,
         "rule_hits": list(verdict.rule_hits),
+        **(
+            {}
+            if verdict.explanation is None
+            else {
+                "explanations": [
+                    {"feature": c.feature, "value": c.value, "contribution": c.contribution}
+                    for c in verdict.explanation
+                ]
+            }
+        ),
     }
