@@ -1,10 +1,11 @@
-"""Window features in process: event time, late and repeated records, against a brute force."""
+"""Window features in process: event time, late and repeated records, labels set later, against
+a brute force."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from vigil.domain.feature_pipeline import FeaturePipeline
 
 AGGREGATIONS = ["count", "sum", "mean", "std", "min", "max"]
 MINUTE = 60.0
+LABEL_DELAY = 15 * MINUTE
 
 
 def pipeline(windows: list[str], since_last: bool = True) -> FeaturePipeline:
@@ -40,6 +42,13 @@ def pipeline(windows: list[str], since_last: bool = True) -> FeaturePipeline:
                     "windows": windows[:1],
                     "aggregations": ["count"],
                 },
+                {
+                    "type": "label_window_aggregation",
+                    "entity_key": "CUSTOMER",
+                    "windows": windows,
+                    "delay": "15m",
+                    "aggregations": ["count", "fraud_rate"],
+                },
             ],
         }
     )
@@ -56,9 +65,10 @@ def record(
     terminal: object = "t1",
     tenant: str = "default",
     source: str = "cards",
+    label: int | None = None,
 ) -> WindowInput:
     fields = {"CUSTOMER": customer, "TERMINAL": terminal, "AMOUNT": amount}
-    return WindowInput(tenant, source, record_id, minutes * MINUTE, fields)
+    return WindowInput(tenant, source, record_id, minutes * MINUTE, fields, label)
 
 
 async def observe(*batches: list[WindowInput]) -> list[dict[str, float | None]]:
@@ -212,11 +222,12 @@ async def test_a_record_later_than_twice_the_widest_window_sees_only_itself() ->
 # A brute force, written plainly: every record's window from every record seen so far.
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seen:
     record_id: str
     at: float
     amount: object
+    label: int | None
 
 
 def number(value: object) -> float | None:
@@ -225,52 +236,88 @@ def number(value: object) -> float | None:
     return float(value)
 
 
+Delivery = tuple[list[WindowInput], list[WindowInput]]
+"""A batch of records, then labels set on records seen so far."""
+
+
 def brute_force(
-    arrivals: list[WindowInput], windows: dict[str, float]
+    deliveries: list[Delivery], windows: dict[str, float]
 ) -> list[dict[str, float | None]]:
-    retention = 2 * max(windows.values())
     seen: dict[tuple[str, str, str], dict[tuple[str, float], Seen]] = {}
     answers = []
-    for item in arrivals:
-        customer = item.record["CUSTOMER"]
-        answer: dict[str, float | None] = {}
-        if customer is None:
-            answers.append(answer)
-            continue
-        history = seen.setdefault((item.tenant_id, item.source, str(customer)), {})
-        this = history.setdefault(
-            (item.record_id, item.at), Seen(item.record_id, item.at, item.record["AMOUNT"])
-        )
-        cut = max(s.at for s in history.values()) - retention
-        for name, width in windows.items():
-            if this.at < cut:
-                inside = [this]
-            else:
-                inside = [
-                    s for s in history.values() if this.at - width < s.at <= this.at and s.at >= cut
-                ]
-            inside.sort(key=lambda s: (s.at, record_digest(s.record_id)))
-            values = [v for v in (number(s.amount) for s in inside) if v is not None]
-            answer[f"CUSTOMER_count_{name}"] = float(len(inside))
-            if values:
-                mean = sum(values) / len(values)
-                answer[f"CUSTOMER_AMOUNT_sum_{name}"] = sum(values)
-                answer[f"CUSTOMER_AMOUNT_mean_{name}"] = mean
-                answer[f"CUSTOMER_AMOUNT_std_{name}"] = math.sqrt(
-                    sum((v - mean) ** 2 for v in values) / len(values)
-                )
-                answer[f"CUSTOMER_AMOUNT_min_{name}"] = min(values)
-                answer[f"CUSTOMER_AMOUNT_max_{name}"] = max(values)
-        others = [s.at for s in history.values() if s is not this and cut <= s.at <= this.at]
-        answer["CUSTOMER_time_since_last"] = this.at - max(others) if others else None
-        answers.append(answer)
+    for batch, labels in deliveries:
+        for item in batch:
+            answers.append(brute_force_one(seen, item, windows))
+        for item in labels:
+            history = seen.get((item.tenant_id, item.source, str(item.record["CUSTOMER"])), {})
+            if (item.record_id, item.at) in history:
+                history[item.record_id, item.at].label = item.label
     return answers
 
 
+def brute_force_one(
+    seen: dict[tuple[str, str, str], dict[tuple[str, float], Seen]],
+    item: WindowInput,
+    windows: dict[str, float],
+) -> dict[str, float | None]:
+    retention = 2 * max(windows.values())
+    customer = item.record["CUSTOMER"]
+    answer: dict[str, float | None] = {}
+    if customer is None:
+        return answer
+    history = seen.setdefault((item.tenant_id, item.source, str(customer)), {})
+    this = history.setdefault(
+        (item.record_id, item.at),
+        Seen(item.record_id, item.at, item.record["AMOUNT"], item.label),
+    )
+    answer.update(label_windows(history, this, windows))
+    cut = max(s.at for s in history.values()) - retention
+    for name, width in windows.items():
+        if this.at < cut:
+            inside = [this]
+        else:
+            inside = [
+                s for s in history.values() if this.at - width < s.at <= this.at and s.at >= cut
+            ]
+        inside.sort(key=lambda s: (s.at, record_digest(s.record_id)))
+        values = [v for v in (number(s.amount) for s in inside) if v is not None]
+        answer[f"CUSTOMER_count_{name}"] = float(len(inside))
+        if values:
+            mean = sum(values) / len(values)
+            answer[f"CUSTOMER_AMOUNT_sum_{name}"] = sum(values)
+            answer[f"CUSTOMER_AMOUNT_mean_{name}"] = mean
+            answer[f"CUSTOMER_AMOUNT_std_{name}"] = math.sqrt(
+                sum((v - mean) ** 2 for v in values) / len(values)
+            )
+            answer[f"CUSTOMER_AMOUNT_min_{name}"] = min(values)
+            answer[f"CUSTOMER_AMOUNT_max_{name}"] = max(values)
+    others = [s.at for s in history.values() if s is not this and cut <= s.at <= this.at]
+    answer["CUSTOMER_time_since_last"] = this.at - max(others) if others else None
+    return answer
+
+
+def label_windows(
+    history: dict[tuple[str, float], Seen], this: Seen, windows: dict[str, float]
+) -> dict[str, float | None]:
+    """The records in (t - delay - w, t - delay] and the share of them labelled fraud."""
+    cut = max(s.at for s in history.values()) - 2 * (max(windows.values()) + LABEL_DELAY)
+    end = this.at - LABEL_DELAY
+    answer: dict[str, float | None] = {}
+    for name, width in windows.items():
+        inside = [s for s in history.values() if end - width < s.at <= end and s.at >= cut]
+        if this.at < cut:  # later than the retention: it sees nothing
+            inside = []
+        frauds = sum(1 for s in inside if s.label == 1)
+        answer[f"CUSTOMER_count_{name}_delayed_15m"] = float(len(inside))
+        answer[f"CUSTOMER_fraud_rate_{name}_delayed_15m"] = frauds / len(inside) if inside else 0.0
+    return answer
+
+
 @st.composite
-def streams(draw: st.DrawFn) -> tuple[list[list[WindowInput]], list[WindowInput]]:
+def streams(draw: st.DrawFn) -> list[Delivery]:
     """Records of a few customers at random event times (minutes, so retention comes into
-    play), delivered in a random order, some of them again, in batches of random sizes."""
+    play), some labelled as they come, delivered in a random order, some of them again, in
+    batches of random sizes, after each of which some records are labelled (or unlabelled)."""
     count = draw(st.integers(1, 40))
     amounts = st.one_of(
         st.floats(-1e6, 1e6, allow_nan=False),
@@ -285,6 +332,7 @@ def streams(draw: st.DrawFn) -> tuple[list[list[WindowInput]], list[WindowInput]
             draw(amounts),
             customer=draw(st.sampled_from(["c1", "c2", "c3", None])),
             tenant=draw(st.sampled_from(["default", "default", "bank-b"])),
+            label=draw(LABELS),
         )
         for n in range(count)
     ]
@@ -293,7 +341,14 @@ def streams(draw: st.DrawFn) -> tuple[list[list[WindowInput]], list[WindowInput]
         arrivals.insert(draw(st.integers(0, len(arrivals))), again)
     cuts = sorted(draw(st.lists(st.integers(0, len(arrivals)), max_size=4)))
     edges = [0, *cuts, len(arrivals)]
-    return [arrivals[a:b] for a, b in itertools.pairwise(edges)], arrivals
+    relabelled = st.lists(st.tuples(st.sampled_from(originals), LABELS), max_size=4)
+    return [
+        (arrivals[a:b], [replace(r, label=label) for r, label in draw(relabelled)])
+        for a, b in itertools.pairwise(edges)
+    ]
+
+
+LABELS = st.sampled_from([0, 1, None])
 
 
 def assert_alike(answer: dict[str, float | None], expected: dict[str, float | None]) -> None:
@@ -310,11 +365,14 @@ def assert_alike(answer: dict[str, float | None], expected: dict[str, float | No
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams())
 async def test_window_features_equal_a_brute_force_over_any_order_of_deliveries(
-    stream: tuple[list[list[WindowInput]], list[WindowInput]],
+    deliveries: list[Delivery],
 ) -> None:
-    batches, arrivals = stream
-    answers = await observe(*batches)
-    expected = brute_force(arrivals, {"10m": 600.0, "1h": 3600.0})
+    store = InProcessWindowStore()
+    answers = []
+    for batch, labels in deliveries:
+        answers += await store.observe(CARDS, batch)
+        await store.label(CARDS, labels)
+    expected = brute_force(deliveries, {"10m": 600.0, "1h": 3600.0})
     assert len(answers) == len(expected)
     for answer, wanted in zip(answers, expected, strict=True):
         assert_alike(answer, wanted)

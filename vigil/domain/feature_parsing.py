@@ -14,6 +14,7 @@ from vigil.domain.feature_steps import (
     EncodingMethod,
     Imputation,
     ImputationStrategy,
+    LabelWindowAggregation,
     Scaling,
     ScalingMethod,
     Step,
@@ -21,7 +22,13 @@ from vigil.domain.feature_steps import (
     TimeFlag,
     WindowAggregation,
 )
-from vigil.domain.feature_windows import Aggregation, parse_window
+from vigil.domain.feature_windows import (
+    LONGEST_WINDOW,
+    Aggregation,
+    LabelAggregation,
+    Window,
+    parse_window,
+)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -34,6 +41,7 @@ _KEYS = {
         "aggregations",
         "time_since_last",
     },
+    "label_window_aggregation": {"type", "entity_key", "windows", "delay", "aggregations"},
     "time_features": {"type", "flags"},
     "imputation": {"type", "strategy", "fields", "value"},
     "scaling": {"type", "method", "fields"},
@@ -51,6 +59,8 @@ def parse_step(path: str, document: object) -> Step:
     known_keys(path, document, _KEYS[kind])
     if kind == "time_window_aggregation":
         return _window_aggregation(path, document)
+    if kind == "label_window_aggregation":
+        return _label_window_aggregation(path, document)
     if kind == "time_features":
         flags = tuple(
             _choice(f"{path}.flags[{n}]", f, TimeFlag) for n, f in _items(path, document, "flags")
@@ -65,8 +75,7 @@ def parse_step(path: str, document: object) -> Step:
     return _encoding(path, document)
 
 
-def _window_aggregation(path: str, document: Mapping[str, Any]) -> WindowAggregation:
-    entity_key = field_name(f"{path}.entity_key", document.get("entity_key"))
+def _windows(path: str, document: Mapping[str, Any]) -> tuple[Window, ...]:
     windows = tuple(
         parse_window(f"{path}.windows[{n}]", w) for n, w in _items(path, document, "windows")
     )
@@ -74,6 +83,32 @@ def _window_aggregation(path: str, document: Mapping[str, Any]) -> WindowAggrega
         twin = next((w for w in windows[:n] if w.seconds == window.seconds), None)
         if twin is not None:
             raise InvalidCommand(f"{path}.windows[{n}]", f"{window.text} is as long as {twin.text}")
+    return windows
+
+
+def _label_window_aggregation(path: str, document: Mapping[str, Any]) -> LabelWindowAggregation:
+    entity_key = field_name(f"{path}.entity_key", document.get("entity_key"))
+    windows = _windows(path, document)
+    if "delay" not in document:
+        raise InvalidCommand(f"{path}.delay", "is required: how long a label takes to be known")
+    delay = parse_window(f"{path}.delay", document["delay"])
+    for n, window in enumerate(windows):
+        if delay.seconds + window.seconds > LONGEST_WINDOW:
+            raise InvalidCommand(
+                f"{path}.windows[{n}]",
+                f"{window.text} after a delay of {delay.text} reaches back further than 366d",
+            )
+    aggregations = tuple(
+        _choice(f"{path}.aggregations[{n}]", a, LabelAggregation)
+        for n, a in _items(path, document, "aggregations")
+    )
+    _distinct(f"{path}.aggregations", aggregations)
+    return LabelWindowAggregation(entity_key, windows, delay, aggregations)
+
+
+def _window_aggregation(path: str, document: Mapping[str, Any]) -> WindowAggregation:
+    entity_key = field_name(f"{path}.entity_key", document.get("entity_key"))
+    windows = _windows(path, document)
     since_last = document.get("time_since_last", False)
     if not isinstance(since_last, bool):
         raise InvalidCommand(f"{path}.time_since_last", "must be true or false")

@@ -3,8 +3,9 @@
 The document is checked whole when read, and every refusal names the path at fault
 (`transformations[2].fields[0]`, `features[3]`), so the YAML loader can point at the line.
 Steps read top to bottom: imputation, scaling and encoding may only name a field of the source's
-records or one an earlier step produces. Window aggregations and time features are computed from
-the record as it arrives (by the window store), so they read record fields only.
+records or one an earlier step produces. Window aggregations (of fields or of labels) and time
+features are computed from the record as it arrives (by the window store), so they read record
+fields only.
 
 When the source's record fields are not given, a name no step produces is taken to be one.
 """
@@ -24,6 +25,7 @@ from vigil.domain.feature_steps import (
     EncodingMethod,
     Imputation,
     ImputationStrategy,
+    LabelWindowAggregation,
     Scaling,
     Step,
     TimeFeatures,
@@ -48,12 +50,18 @@ class FeaturePipeline:
         return tuple(s for s in self.steps if isinstance(s, WindowAggregation))
 
     @cached_property
+    def label_steps(self) -> tuple[LabelWindowAggregation, ...]:
+        return tuple(s for s in self.steps if isinstance(s, LabelWindowAggregation))
+
+    @cached_property
     def time_steps(self) -> tuple[TimeFeatures, ...]:
         return tuple(s for s in self.steps if isinstance(s, TimeFeatures))
 
     @cached_property
     def window_feature_names(self) -> tuple[str, ...]:
-        return tuple(name for step in self.window_steps for name in step.outputs())
+        """What the window store answers: the field windows' features, then the label ones'."""
+        names = [name for step in self.window_steps for name in step.outputs()]
+        return (*names, *(name for step in self.label_steps for name in step.outputs()))
 
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {"name": self.name, "source": self.source}
@@ -113,6 +121,12 @@ def introduced(step: Step, path: str) -> list[tuple[str, str]]:
         if step.time_since_last:
             named.append((step.time_since_last_name, f"{path}.time_since_last"))
         return named
+    if isinstance(step, LabelWindowAggregation):
+        return [
+            (step.feature_name(a, w), f"{path}.windows[{n}]")
+            for a in step.aggregations
+            for n, w in enumerate(step.windows)
+        ]
     if isinstance(step, TimeFeatures):
         return [(name, f"{path}.flags[{n}]") for n, name in enumerate(step.outputs())]
     if isinstance(step, Encoding) and step.method is EncodingMethod.ORDINAL:
@@ -125,6 +139,8 @@ def _read(step: Step, path: str) -> list[tuple[str, str]]:
     if isinstance(step, WindowAggregation):
         read = [(step.entity_key, f"{path}.entity_key")]
         return read + ([(step.field, f"{path}.field")] if step.field is not None else [])
+    if isinstance(step, LabelWindowAggregation):
+        return [(step.entity_key, f"{path}.entity_key")]
     if isinstance(step, Imputation | Scaling):
         return [(name, f"{path}.fields[{n}]") for n, name in enumerate(step.fields)]
     if isinstance(step, Encoding):
@@ -154,7 +170,7 @@ class _References:
     def check_steps(self) -> None:
         for n, step in enumerate(self.steps):
             for name, path in _read(step, f"transformations[{n}]"):
-                if isinstance(step, WindowAggregation):
+                if isinstance(step, WindowAggregation | LabelWindowAggregation):
                     self._record_field(name, path)
                 else:
                     self._available(name, path, before=n)

@@ -6,6 +6,8 @@ stored schema):
 - time_window_aggregation: `<entity_key>_count_<window>`, `<entity_key>_<field>_<agg>_<window>`
   for sum, mean, std, min and max, and `<entity_key>_time_since_last`; the window as written,
   e.g. `CUSTOMER_ID_TX_AMOUNT_mean_7d`.
+- label_window_aggregation: `<entity_key>_count_<window>_delayed_<delay>` and
+  `<entity_key>_fraud_rate_<window>_delayed_<delay>`, e.g. `TERMINAL_ID_fraud_rate_7d_delayed_7d`.
 - time_features: `event_is_weekend` and `event_is_night` (1.0 or 0.0) and `event_hour` (0-23),
   from the record's event time in UTC; night is before 06:00.
 - imputation and scaling: the field itself, replaced.
@@ -20,7 +22,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from vigil.domain.feature_windows import Aggregation, Window
+from vigil.domain.feature_windows import Aggregation, LabelAggregation, Window
 
 OTHER = "__other__"
 MAX_CATEGORIES = 1000
@@ -73,6 +75,36 @@ class WindowAggregation:
         document["aggregations"] = [str(a) for a in self.aggregations]
         document["time_since_last"] = self.time_since_last
         return document
+
+
+@dataclass(frozen=True)
+class LabelWindowAggregation:
+    """How many of an entity's records, and what share of them labelled fraud, lie in windows
+    that end a delay before each record's event time: (t - delay - window, t - delay].
+
+    The delay stands for the time a label takes to become known (the handbook's terminal risk:
+    7 days), so a record never reads a label that would not have been known when it arrived.
+    """
+
+    entity_key: str
+    windows: tuple[Window, ...]
+    delay: Window
+    aggregations: tuple[LabelAggregation, ...]
+
+    def feature_name(self, aggregation: LabelAggregation, window: Window) -> str:
+        return f"{self.entity_key}_{aggregation}_{window.text}_delayed_{self.delay.text}"
+
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(self.feature_name(a, w) for a in self.aggregations for w in self.windows)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "type": "label_window_aggregation",
+            "entity_key": self.entity_key,
+            "windows": [w.text for w in self.windows],
+            "delay": self.delay.text,
+            "aggregations": [str(a) for a in self.aggregations],
+        }
 
 
 @dataclass(frozen=True)
@@ -183,4 +215,4 @@ class Encoding:
         }
 
 
-Step = WindowAggregation | TimeFeatures | Imputation | Scaling | Encoding
+Step = WindowAggregation | LabelWindowAggregation | TimeFeatures | Imputation | Scaling | Encoding

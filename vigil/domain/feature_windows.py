@@ -65,6 +65,23 @@ AGGREGATION_CODES = {
 """How the Redis store's script is told which aggregate to compute."""
 
 
+class LabelAggregation(StrEnum):
+    """What a delayed window says about the labels of its records: count counts the records,
+    fraud_rate is the share of them labelled fraud (0 for an empty window); a record whose label
+    is not known counts as genuine, as the handbook treats unlabelled transactions."""
+
+    COUNT = "count"
+    FRAUD_RATE = "fraud_rate"
+
+
+LABEL_AGGREGATION_CODES = {LabelAggregation.COUNT: 0, LabelAggregation.FRAUD_RATE: 1}
+
+
+def fraud_rate(frauds: int, count: int) -> float:
+    """One division of two whole numbers, so every store gets the same double."""
+    return frauds / count if count else 0.0
+
+
 def numeric(value: object) -> float | None:
     """A record value as a window aggregates it: an int or a finite float; anything else, a
     numeric string included, is missing. Records arrive typed by their source's schema."""

@@ -1,10 +1,11 @@
 -- The window store's observe script; vigil/infrastructure/window_script.py says what it does.
--- ARGV: the number of layouts; per layout its horizon, retention, number of fields, whether it
--- asks for time since last, its windows (count, then seconds) and its outputs (count, then window,
--- field and aggregation code of each, 1-based); the TTL (0: none); then the batch: per (record,
--- layout) the layout's number (uint8), its key's slot (uint32) and the record's entry. Returns per
--- (record, layout) its features as doubles in `HistoryLayout.names` order, NaN for None,
--- concatenated.
+-- ARGV: the number of layouts; per layout its horizon, retention, number of fields, its kind
+-- (0 plain, 1 with time since last, 2 a label history: its one field is the label slot), its
+-- windows (count, then seconds), a label history's delay, and its outputs (count, then window,
+-- field and aggregation code of each, 1-based; a label history's codes are 0 count and 1 fraud
+-- rate); the TTL (0: none); then the batch: per (record, layout) the layout's number (uint8), its
+-- key's slot (uint32) and the record's entry. Returns per (record, layout) its features as
+-- doubles in `HistoryLayout.names` order, NaN for None, concatenated.
 local NAN = 0 / 0
 local LIMIT = 7000  -- numbers one struct.unpack returns at most: Lua's C stack holds 8,000
 local MGET = 1000  -- keys one MGET reads at most
@@ -16,12 +17,17 @@ for l = 1, tonumber(ARGV[1]) do
   local nfields, nwindows = tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 4])
   local stride = 2 + nfields
   local layout = {horizon = tonumber(ARGV[pos]), retention = tonumber(ARGV[pos + 1]),
-    since_last = ARGV[pos + 3] == '1', windows = {}, outputs = {}, reach = 0, starts = {},
+    since_last = ARGV[pos + 3] == '1', delayed = ARGV[pos + 3] == '2', windows = {},
+    outputs = {}, reach = 0, starts = {},
     stride = stride, size = 8 * stride, formats = {}, per_read = floor(LIMIT / stride)}
   layout.epoch = layout.horizon / 4
   pos = pos + 5
   for w = 1, nwindows do
     layout.windows[w] = tonumber(ARGV[pos])
+    pos = pos + 1
+  end
+  if layout.delayed then
+    layout.delay = tonumber(ARGV[pos])
     pos = pos + 1
   end
   for o = 1, tonumber(ARGV[pos]) do
@@ -187,20 +193,38 @@ end
 -- Every answer's features, one after the other, and how many there are.
 local answers, count = {}, 0
 
--- Appends the record's features to answers, as vigil.application.features.windows.window_values
--- has them.
-local function observe(layout, slot, at, digest, record)
-  local n, own, e, newest, alone = join(layout, slot, at, digest, record)
-  local stride, windows, starts, reach = layout.stride, layout.windows, layout.starts, layout.reach
-  local cut, low = newest - layout.retention, at - layout.horizon
-  local s = 1  -- the first entry of the widest window
-  if alone then
-    s = 1
-  elseif cut > low then
-    s = search(1, e, cut, true)
-  else
-    s = search(1, e, low)
+-- Appends a label history's features for the record at `at` to answers, as
+-- vigil.application.features.windows._label_values has them: entries s..e are the retained ones
+-- of (at - horizon, at], so each window (at - delay - w, at - delay] lies among them.
+local function delayed(layout, s, e, at)
+  local outputs, windows, stride = layout.outputs, layout.windows, layout.stride
+  local stop = at - layout.delay
+  local last = search(s, e, stop) - 1
+  local list
+  for o = 1, #outputs do
+    local spec = outputs[o]
+    local first = search(s, last, stop - windows[spec[1]])
+    local n = last - first + 1
+    if spec[3] == 0 then
+      answers[count + o] = n
+    elseif n == 0 then
+      answers[count + o] = 0
+    else
+      list = list or rows(layout, s, last)
+      local frauds = 0
+      for k = (first - s) * stride + 3, (last - s) * stride + 3, stride do
+        if list[k] == 1 then frauds = frauds + 1 end
+      end
+      answers[count + o] = frauds / n
+    end
   end
+  count = count + #outputs
+end
+
+-- Appends the features of a history of fields for the record at `at` to answers: entries s..e
+-- are the retained ones of its widest window.
+local function windowed(layout, s, e, at)
+  local stride, windows, starts, reach = layout.stride, layout.windows, layout.starts, layout.reach
   starts[#windows] = s
   for w = #windows - 1, math.max(reach, 1), -1 do
     starts[w] = search(starts[w + 1], e, at - windows[w])
@@ -231,6 +255,26 @@ local function observe(layout, slot, at, digest, record)
     end
   end
   count = count + #outputs
+end
+
+-- Appends the record's features to answers, as vigil.application.features.windows.window_values
+-- has them.
+local function observe(layout, slot, at, digest, record)
+  local n, own, e, newest, alone = join(layout, slot, at, digest, record)
+  local cut, low = newest - layout.retention, at - layout.horizon
+  local s = 1  -- the first entry of the widest window
+  if alone then
+    s = 1
+  elseif cut > low then
+    s = search(1, e, cut, true)
+  else
+    s = search(1, e, low)
+  end
+  if layout.delayed then
+    delayed(layout, s, e, at)
+  else
+    windowed(layout, s, e, at)
+  end
   local previous = false  -- the latest entry of the widest window but the record itself
   if e ~= own then previous = e elseif own > s then previous = own - 1 end
   local before = previous and entry('<d', previous)

@@ -15,6 +15,11 @@ rewrites the history, a redelivered one (same event time and digest) changes not
 later than the retention sees only itself and is not kept. At the end each changed key is
 written once: APPEND of its tail, or SET, keeping its TTL, when it was rewritten.
 
+A label history (`HistoryLayout.labelled`) has one field, the record's label slot (NaN while
+unknown), and answers counts and fraud rates of windows that end its delay before each record;
+the label script finds an entry by (event time, digest) with the same binary search and rewrites
+its label in place (SETRANGE), so a label arriving later changes nothing else.
+
 A history is trimmed to its retention before the entity's latest record whenever that latest
 record enters a new quarter of the widest window (SET, with the TTL when there is one), so it
 holds at most 2.25 widest windows; what lies beyond the retention is never read anyway. Redis
@@ -27,29 +32,35 @@ makes few: one per history read, one per record's entry, one per tail it writes,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
+from typing import Any
 
 from vigil.application.features.windows import HistoryLayout
-from vigil.domain.feature_windows import AGGREGATION_CODES
+from vigil.domain.feature_windows import AGGREGATION_CODES, LABEL_AGGREGATION_CODES
 
 OBSERVE = (files("vigil.infrastructure") / "window_observe.lua").read_text(encoding="utf-8")
 """The script; its opening comment says what ARGV holds and what it returns."""
+LABEL = (files("vigil.infrastructure") / "window_label.lua").read_text(encoding="utf-8")
+"""Sets label slots; its opening comment says what ARGV holds."""
 
 
 def script_header(layouts: Sequence[HistoryLayout], ttl: int) -> list[str | int]:
     """The script's arguments before the batch, for a pipeline's layouts and a TTL (0: none)."""
     header: list[str | int] = [len(layouts)]
     for layout in layouts:
+        kind = 2 if layout.labelled else 1 if layout.since_last is not None else 0
         header += [
             repr(layout.horizon),
             repr(layout.retention),
-            len(layout.fields),
-            1 if layout.since_last is not None else 0,
+            len(layout.fields) + (1 if layout.labelled else 0),
+            kind,
             len(layout.windows),
             *(repr(w) for w in layout.windows),
+            *([repr(layout.delay)] if layout.labelled else []),
             len(layout.outputs),
         ]
+        codes: Mapping[Any, int] = LABEL_AGGREGATION_CODES if layout.labelled else AGGREGATION_CODES
         for o in layout.outputs:
-            header += [o.window + 1, o.field + 1, AGGREGATION_CODES[o.aggregation]]
+            header += [o.window + 1, o.field + 1, codes[o.aggregation]]
     return [*header, ttl]

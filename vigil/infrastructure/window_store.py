@@ -5,7 +5,8 @@ entity's history as fixed-size binary entries; a batch is one call of the script
 `vigil.infrastructure.window_script`, which reads each key once, computes every record's
 features exactly as the in-process store does, and writes each changed key once (APPEND in the
 common case of records in event-time order). This side only packs the batch, one struct per
-(record, layout), and reads the answers back.
+(record, layout), and reads the answers back. Labels that arrive later go to a label history by
+a second script, which rewrites the label slot of the record's entry in place.
 
 Every key of a batch goes to one script call, so on Redis Cluster a batch must first be split
 by hash slot (not done here).
@@ -28,21 +29,27 @@ from vigil.application.features.windows import (
 )
 from vigil.domain.feature_pipeline import FeaturePipeline
 from vigil.domain.feature_windows import numeric, value_text
-from vigil.infrastructure.window_script import OBSERVE, script_header
+from vigil.infrastructure.window_script import LABEL, OBSERVE, script_header
+
+_LABEL_ITEM = struct.Struct("<I4d")
+"""A label for the label script: its key's slot, the history's retention, the record's event
+time, digest and label."""
 
 
 class _LayoutFormat:
     """How one layout's items are packed into the script's batch and its answers read from the
     reply."""
 
-    __slots__ = ("answer", "entity_key", "fields", "item", "names", "number")
+    __slots__ = ("answer", "entity_key", "fields", "item", "labelled", "names", "number")
 
     def __init__(self, number: int, layout: HistoryLayout) -> None:
         self.number = number
         self.entity_key = layout.entity_key
         self.fields = layout.fields
+        self.labelled = layout.labelled
         self.names = layout.names
-        self.item: Callable[..., bytes] = struct.Struct(f"<BI{2 + len(layout.fields)}d").pack
+        doubles = 2 + len(layout.fields) + (1 if layout.labelled else 0)
+        self.item: Callable[..., bytes] = struct.Struct(f"<BI{doubles}d").pack
         self.answer = struct.Struct(f"<{len(layout.names)}d")
 
 
@@ -71,6 +78,7 @@ class RedisWindowStore:
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self._script = redis.register_script(OBSERVE)
+        self._label_script = redis.register_script(LABEL)
         self._plans: dict[FeaturePipeline, _Plan] = {}
 
     def key(self, item: WindowInput, layout: HistoryLayout, entity: str) -> str:
@@ -113,13 +121,8 @@ class RedisWindowStore:
         items: list[bytes] = []
         asked: list[tuple[dict[str, float | None], _LayoutFormat]] = []
         for answer, item in zip(answers, batch, strict=True):
-            roots = plan.roots.get((item.tenant_id, item.source))
-            if roots is None:
-                roots = plan.roots[item.tenant_id, item.source] = tuple(
-                    self._root(item.tenant_id, item.source, layout) for layout in plan.layouts
-                )
             record, digest = item.record, None
-            for root, form in zip(roots, plan.formats, strict=True):
+            for root, form in zip(self._roots(plan, item), plan.formats, strict=True):
                 entity = value_text(record.get(form.entity_key))
                 if entity is None:
                     continue
@@ -129,10 +132,40 @@ class RedisWindowStore:
                 if form.fields:
                     values = _numbers(form.fields, record)
                     items.append(form.item(form.number, slot, at, digest, *values))
+                elif form.labelled:
+                    label = math.nan if item.label is None else float(item.label)
+                    items.append(form.item(form.number, slot, at, digest, label))
                 else:
                     items.append(form.item(form.number, slot, at, digest))
                 asked.append((answer, form))
         return list(slots), items, asked
+
+    def _roots(self, plan: _Plan, item: WindowInput) -> tuple[str, ...]:
+        """Each layout's key up to the entity, for the item's tenant and source."""
+        roots = plan.roots.get((item.tenant_id, item.source))
+        if roots is None:
+            roots = plan.roots[item.tenant_id, item.source] = tuple(
+                self._root(item.tenant_id, item.source, layout) for layout in plan.layouts
+            )
+        return roots
+
+    async def label(self, pipeline: FeaturePipeline, labelled: Sequence[WindowInput]) -> int:
+        plan = self._plan(pipeline)
+        slots: dict[str, int] = {}
+        items: list[bytes] = []
+        for item in labelled:
+            label = math.nan if item.label is None else float(item.label)
+            places = zip(self._roots(plan, item), plan.formats, plan.layouts, strict=True)
+            for root, form, layout in places:
+                entity = value_text(item.record.get(form.entity_key))
+                if form.labelled and entity is not None:
+                    slot = slots.setdefault(root + entity, len(slots) + 1)
+                    at, digest = float(item.at), record_digest(item.record_id)
+                    items.append(_LABEL_ITEM.pack(slot, layout.retention, at, digest, label))
+        if not items:
+            return 0
+        size = 8 * 3  # a label history's entry: event time, digest, label
+        return int(await self._label_script(keys=list(slots), args=[size, b"".join(items)]))
 
 
 def _read(reply: bytes, asked: list[tuple[dict[str, float | None], _LayoutFormat]]) -> None:

@@ -3,6 +3,12 @@ model is trained on, computed offline by the same code that computes them online
 
 from vigil.application.features.file_features import FileFeatures, file_features
 from vigil.application.features.fitting import FittedPipeline, fit
+from vigil.application.features.label_feed import (
+    ObservedRecords,
+    RecordVerdict,
+    feed_labels,
+    record_verdict,
+)
 from vigil.application.features.training import (
     FeatureRow,
     OnlineFeatures,
@@ -25,14 +31,18 @@ __all__ = [
     "FittedPipeline",
     "HistoryLayout",
     "InProcessWindowStore",
+    "ObservedRecords",
     "OnlineFeatures",
+    "RecordVerdict",
     "TrainingMatrix",
     "WindowInput",
     "WindowStore",
     "feature_row",
+    "feed_labels",
     "file_features",
     "fit",
     "history_layouts",
+    "record_verdict",
     "training_matrix",
     "window_input",
 ]

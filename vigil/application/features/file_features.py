@@ -40,16 +40,20 @@ class FileFeatures:
 
 
 class _Kept:
-    """Intake's publisher and dead letters, keeping the records in memory and counting the
-    refusals."""
+    """Intake's publisher and dead letters, keeping the records in memory, each with its label
+    when the file gives one, and counting the refusals."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: Mapping[str, int]) -> None:
         self.inputs: list[WindowInput] = []
         self.refused: Counter[str] = Counter()
+        self.labels = labels
+        """Filled as intake reads the rows, so it holds every published record's label."""
 
     async def publish(self, envelopes: Sequence[RecordEnvelope]) -> None:
-        # Intake gives every envelope an event time.
-        self.inputs += [i for i in map(window_input, envelopes) if i is not None]
+        for envelope in envelopes:
+            item = window_input(envelope, self.labels.get(envelope.record_id))
+            if item is not None:  # intake gives every envelope an event time
+                self.inputs.append(item)
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         self.refused.update(f"{letter.field}: {letter.reason}" for letter in letters)
@@ -70,11 +74,15 @@ async def file_features(
 
     `label` names a 0/1 column read from each row before intake (a contract usually drops the
     ground truth); InvalidCommand names the line of a row whose label is missing or not 0/1.
+    Label windows read it too: each record's label is known from the start, and their delay
+    alone keeps a record from reading labels that would not have been known when it arrived.
     """
+    if label is None and pipeline.label_steps:
+        raise InvalidCommand("label", "is required: the pipeline's label windows read labels")
     compiled = await anyio.to_thread.run_sync(contracts.contract, file.tenant_id, file.source)
-    kept = _Kept()
-    intake = Intake(contracts, pseudonymiser, kept, kept, clock)
     labels: dict[str, int] = {}
+    kept = _Kept(labels)
+    intake = Intake(contracts, pseudonymiser, kept, kept, clock)
     if label is not None:
         rows = _labelled(rows, label, compiled.contract.record_id_field, file.origin, labels)
     report = await ingest_rows(rows, file, intake)

@@ -28,6 +28,7 @@ from vigil.domain.feature_steps import (
     Encoding,
     EncodingMethod,
     Imputation,
+    LabelWindowAggregation,
     Scaling,
     Step,
     WindowAggregation,
@@ -70,6 +71,8 @@ class FittedPipeline:
         if not is_missing(value):
             return "is not a finite number" if isinstance(value, float) else "is not a number"
         for step, fitted in zip(self.pipeline.steps, self.fitted, strict=True):
+            if isinstance(step, LabelWindowAggregation) and name in step.outputs():
+                return f"has no value: the record has no {step.entity_key}"
             if isinstance(step, WindowAggregation) and name in step.outputs():
                 if is_missing(values.get(step.entity_key)):
                     return f"has no value: the record has no {step.entity_key}"

@@ -81,7 +81,7 @@ async def training_matrix(
 NO_EVENT_TIME = Rejection("occurred_at", "the record has no event time to end its windows at")
 
 
-def window_input(envelope: RecordEnvelope) -> WindowInput | None:
+def window_input(envelope: RecordEnvelope, label: int | None = None) -> WindowInput | None:
     """The envelope as the window stores see it, its event time where its windows end; None
     without one (intake always gives one: the arrival time when the contract names none)."""
     if envelope.occurred_at is None:
@@ -92,6 +92,7 @@ def window_input(envelope: RecordEnvelope) -> WindowInput | None:
         record_id=envelope.record_id,
         at=envelope.occurred_at.timestamp(),
         record=envelope.data,
+        label=label,
     )
 
 

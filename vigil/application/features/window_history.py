@@ -56,6 +56,15 @@ class EntityTimeline:
         earlier = self.ats[before] if before >= 0 and self.ats[before] >= cut else None
         return Span(self.ats, self.values, before + 1, last, own, earlier)
 
+    def label(self, at: float, digest: int, label: float | None) -> bool:
+        """Sets the label slot of the entry (at, digest), when it is kept."""
+        first, last = bisect_left(self.ats, at), bisect_right(self.ats, at)
+        own = bisect_left(self.digests, digest, first, last)
+        if own == last or self.digests[own] != digest:
+            return False
+        self.values[own] = (label,)
+        return True
+
     def forget(self, layout: HistoryLayout) -> None:
         """Drops what no record can see any more: entries older than the retention."""
         cut = bisect_left(self.ats, self.latest - layout.retention)
@@ -90,9 +99,22 @@ class InProcessWindowStore:
                 at = float(item.at)
                 if digest is None:
                     digest = record_digest(item.record_id)
-                span = timeline.observe(layout, at, digest, layout.values(item.record))
+                span = timeline.observe(layout, at, digest, layout.values(item))
                 features.update(zip(layout.names, window_values(layout, span, at), strict=True))
             answers.append(features)
         for timeline, layout in touched.values():
             timeline.forget(layout)
         return answers
+
+    async def label(self, pipeline: FeaturePipeline, labelled: Sequence[WindowInput]) -> int:
+        layouts = [layout for layout in history_layouts(pipeline) if layout.labelled]
+        changed = 0
+        for item in labelled:
+            for layout in layouts:
+                entity = value_text(item.record.get(layout.entity_key))
+                key = (item.tenant_id, item.source, layout.entity_key, layout.digest)
+                timeline = None if entity is None else self._timelines.get((*key, entity))
+                if timeline is not None:
+                    label = None if item.label is None else float(item.label)
+                    changed += timeline.label(float(item.at), record_digest(item.record_id), label)
+        return changed

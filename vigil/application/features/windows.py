@@ -11,6 +11,13 @@ that entity, count and time since last included, and joins no history; a field t
 or not a number on a record leaves that record out of the field's aggregates (a window without
 any value has None for them) but not out of the count.
 
+A label window (`label_window_aggregation`) of width w and delay d holds the entity's records
+with event time in (t - d - w, t - d], among the retained ones: the handbook's terminal risk,
+whose pandas rolling sums over (t - d - w, t] less those over (t - d, t] come to the same. Its
+history, apart from the field windows' ones, keeps per record a label slot: the record's label
+when it came with one (offline, from the file), else unknown until `WindowStore.label` sets it.
+An unknown label counts as genuine; only the count and the frauds among the count are read.
+
 Both stores follow `window_values`, the one place the features of a window are computed.
 """
 
@@ -24,8 +31,14 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from vigil.domain.feature_pipeline import FeaturePipeline
-from vigil.domain.feature_steps import WindowAggregation
-from vigil.domain.feature_windows import Aggregation, aggregate, numeric
+from vigil.domain.feature_steps import LabelWindowAggregation, WindowAggregation
+from vigil.domain.feature_windows import (
+    Aggregation,
+    LabelAggregation,
+    aggregate,
+    fraud_rate,
+    numeric,
+)
 
 ENTRY_FORMAT = 2
 """Names how entries are kept (2: event time, record digest, fields): a change starts new
@@ -54,6 +67,9 @@ class WindowInput:
     """Event time, seconds since the epoch: windows end here, whenever the record arrives."""
     record: Mapping[str, Any]
     """The record's fields, personal ones already tokenised."""
+    label: int | None = None
+    """1 fraud, 0 genuine, None unknown: what the record's label windows remember of it.
+    Offline the file gives it with the record; online it comes later, by `WindowStore.label`."""
 
 
 class WindowStore(Protocol):
@@ -66,6 +82,13 @@ class WindowStore(Protocol):
         features, keyed by `pipeline.window_feature_names`."""
         ...
 
+    async def label(self, pipeline: FeaturePipeline, labelled: Sequence[WindowInput]) -> int:
+        """Sets each record's label slot in the pipeline's label histories to its `label`
+        (None: unknown again, as after a revocation). A record is found by its entities (its
+        fields), its event time and its record id, exactly as observed; one that is not or no
+        longer kept is passed over. Returns how many slots were set."""
+        ...
+
 
 @dataclass(frozen=True)
 class WindowOutput:
@@ -74,8 +97,8 @@ class WindowOutput:
     name: str
     window: int
     field: int
-    """-1 for count, which reads no field."""
-    aggregation: Aggregation
+    """-1 for count, which reads no field, and for every aggregate of labels."""
+    aggregation: Aggregation | LabelAggregation
 
 
 @dataclass(frozen=True)
@@ -90,10 +113,16 @@ class HistoryLayout:
     outputs: tuple[WindowOutput, ...]
     since_last: str | None
     """The name of the time-since-last feature, when one is asked for."""
+    delay: float = 0.0
+    """Seconds; above 0 for a label history, whose entries carry a label slot and no fields."""
 
     @property
     def horizon(self) -> float:
-        return self.windows[-1]
+        return self.windows[-1] + self.delay
+
+    @property
+    def labelled(self) -> bool:
+        return self.delay > 0
 
     @property
     def retention(self) -> float:
@@ -108,14 +137,18 @@ class HistoryLayout:
     def digest(self) -> str:
         """Names the shape of the entries: pipelines that keep the same entries share histories,
         and a pipeline that keeps other ones (or an older entry format) never reads them."""
-        shape = "\x1f".join(
-            [self.entity_key, *self.fields, repr(self.retention), f"entries-v{ENTRY_FORMAT}"]
-        )
+        parts = [self.entity_key, *self.fields, repr(self.retention), f"entries-v{ENTRY_FORMAT}"]
+        if self.labelled:  # field histories keep the digest they always had
+            parts.append(f"labels-delayed-{self.delay!r}")
+        shape = "\x1f".join(parts)
         return hashlib.sha256(shape.encode()).hexdigest()[:12]
 
-    def values(self, record: Mapping[str, Any]) -> tuple[float | None, ...]:
-        """What the record's entry carries of each field, None where it has no number."""
-        return tuple(numeric(record.get(f)) for f in self.fields)
+    def values(self, item: WindowInput) -> tuple[float | None, ...]:
+        """What the record's entry carries: of each field, None where it has no number; in a
+        label history, its label alone."""
+        if self.labelled:
+            return (None if item.label is None else float(item.label),)
+        return tuple(numeric(item.record.get(f)) for f in self.fields)
 
 
 def history_layouts(pipeline: FeaturePipeline) -> tuple[HistoryLayout, ...]:
@@ -123,7 +156,13 @@ def history_layouts(pipeline: FeaturePipeline) -> tuple[HistoryLayout, ...]:
     groups: dict[str, list[WindowAggregation]] = {}
     for step in pipeline.window_steps:
         groups.setdefault(step.entity_key, []).append(step)
-    return tuple(_layout(key, steps) for key, steps in groups.items())
+    delayed: dict[tuple[str, float], list[LabelWindowAggregation]] = {}
+    for label_step in pipeline.label_steps:
+        delayed.setdefault((label_step.entity_key, label_step.delay.seconds), []).append(label_step)
+    return (
+        *(_layout(key, steps) for key, steps in groups.items()),
+        *(_label_layout(key, delay, steps) for (key, delay), steps in delayed.items()),
+    )
 
 
 def _layout(entity_key: str, steps: list[WindowAggregation]) -> HistoryLayout:
@@ -144,6 +183,19 @@ def _layout(entity_key: str, steps: list[WindowAggregation]) -> HistoryLayout:
     return HistoryLayout(entity_key, fields, windows, outputs, since_last)
 
 
+def _label_layout(
+    entity_key: str, delay: float, steps: list[LabelWindowAggregation]
+) -> HistoryLayout:
+    windows = tuple(sorted({w.seconds for s in steps for w in s.windows}))
+    outputs = tuple(
+        WindowOutput(s.feature_name(a, w), windows.index(w.seconds), -1, a)
+        for s in steps
+        for a in s.aggregations
+        for w in s.windows
+    )
+    return HistoryLayout(entity_key, (), windows, outputs, None, delay)
+
+
 @dataclass(frozen=True)
 class Span:
     """A record's view of its history: entries start..end-1 of the history's parallel lists,
@@ -161,6 +213,8 @@ class Span:
 
 def window_values(layout: HistoryLayout, span: Span, at: float) -> list[float | None]:
     """The layout's features for the record at `at`, in `layout.names` order."""
+    if layout.labelled:
+        return _label_values(layout, span, at)
     starts = [bisect_right(span.ats, at - w, span.start, span.end) for w in layout.windows]
     result: list[float | None] = []
     for output in layout.outputs:
@@ -169,7 +223,9 @@ def window_values(layout: HistoryLayout, span: Span, at: float) -> list[float | 
             result.append(float(span.end - first))
             continue
         column = (row[output.field] for row in span.values[first : span.end])
-        result.append(aggregate(output.aggregation, [v for v in column if v is not None]))
+        # A field layout's outputs are all Aggregation; only label layouts hold the others.
+        kind: Any = output.aggregation
+        result.append(aggregate(kind, [v for v in column if v is not None]))
     if layout.since_last is not None:
         result.append(_since_last(span, at))
     return result
@@ -181,3 +237,19 @@ def _since_last(span: Span, at: float) -> float | None:
     if previous >= span.start:
         return at - span.ats[previous]
     return None if span.earlier is None else at - span.earlier
+
+
+def _label_values(layout: HistoryLayout, span: Span, at: float) -> list[float | None]:
+    """Counts and fraud rates of the windows ending `layout.delay` before `at`: the span
+    reaches back to at - horizon, so each of them lies within it."""
+    end = at - layout.delay
+    last = bisect_right(span.ats, end, span.start, span.end)
+    result: list[float | None] = []
+    for output in layout.outputs:
+        first = bisect_right(span.ats, end - layout.windows[output.window], span.start, last)
+        if output.aggregation is LabelAggregation.COUNT:
+            result.append(float(last - first))
+        else:
+            frauds = sum(1 for (label,) in span.values[first:last] if label == 1.0)
+            result.append(fraud_rate(frauds, last - first))
+    return result
