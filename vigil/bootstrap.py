@@ -66,6 +66,7 @@ from vigil.infrastructure.nats.domain_events import (
 from vigil.infrastructure.nats.intake_feed import JetStreamIntakeFeed
 from vigil.infrastructure.nats.jetstream import connect, ensure_streams
 from vigil.infrastructure.nats.records import JetStreamRecordFeed, JetStreamRecordPublisher
+from vigil.infrastructure.nats.scores import JetStreamScoredFeed, JetStreamScorePublisher
 from vigil.infrastructure.passwords import Argon2PasswordHasher
 from vigil.infrastructure.projection_runner import EventStoreListener, ProjectionRunner
 from vigil.infrastructure.read_model import migrate
@@ -75,6 +76,7 @@ from vigil.infrastructure.read_model.engine import create_read_engine
 from vigil.infrastructure.read_model.entity_summary import SqlEntitySummaries
 from vigil.infrastructure.read_model.evidence_book import SqlEvidenceBook
 from vigil.infrastructure.read_model.label_book import SqlLabelBook
+from vigil.infrastructure.read_model.model_comparisons import SqlComparisonBook
 from vigil.infrastructure.read_model.queue_board import SqlQueueBoard
 from vigil.infrastructure.read_model.source_catalogue import SqlSourceCatalogue
 from vigil.infrastructure.record_readers import read_record_file
@@ -90,6 +92,7 @@ from vigil.web.ingest import IngestEndpoints
 from vigil.web.scoring import ScoringEndpoints
 from vigil.workers import project, sla
 from vigil.workers.ingest import IngestWorker
+from vigil.workers.monitor import ComparisonFollower
 from vigil.workers.relay import DomainEventRelay
 from vigil.workers.score import ScoreWorker
 
@@ -131,9 +134,13 @@ class Streams:
     publisher: JetStreamRecordPublisher
     dead_letters: JetStreamDeadLetters
     dead_letter_box: JetStreamDeadLetterBox
+    scores: JetStreamScorePublisher
 
     def record_feed(self, durable: str, source: str = "*") -> JetStreamRecordFeed:
         return JetStreamRecordFeed(self.client, self.publisher.settings, durable, source)
+
+    def scored_feed(self, durable: str) -> JetStreamScoredFeed:
+        return JetStreamScoredFeed(self.client, self.publisher.settings, durable)
 
 
 @asynccontextmanager
@@ -148,6 +155,7 @@ async def open_streams(settings: Settings, name: str) -> AsyncIterator[Streams]:
             publisher=JetStreamRecordPublisher(AckedBatches(client), settings.nats),
             dead_letters=JetStreamDeadLetters(js, settings.nats),
             dead_letter_box=JetStreamDeadLetterBox(js, settings.nats),
+            scores=JetStreamScorePublisher(AckedBatches(client), settings.nats),
         )
     finally:
         # drain() waits out its whole timeout on an idle pull subscription; acks and publishes
@@ -226,6 +234,7 @@ def build_score_worker(
         rules=PublishedRules(alerts),
         windows=windows,
         batch_size=batch_size,
+        scores=streams.scores,
     )
 
 
@@ -266,6 +275,7 @@ def build_read_models(settings: Settings, engine: AsyncEngine) -> ReadModels:
         queue_board=SqlQueueBoard(engine),
         evidence_book=SqlEvidenceBook(engine),
         source_catalogue=SqlSourceCatalogue(engine),
+        comparisons=SqlComparisonBook(engine),
     )
 
 
@@ -345,6 +355,19 @@ def build_relay(
         batch_size=batch_size,
         new_events=event_store_listener(settings, app),
     )
+
+
+async def run_monitor_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`vigil worker monitor`: the SCORED stream into the champion/challenger comparisons, one
+    such worker at a time (the comparisons count each message once, in stream order)."""
+    engine = build_read_engine(settings)
+    try:
+        await migrate.upgrade(engine)
+        async with open_streams(settings, "vigil-monitor") as streams:
+            follower = ComparisonFollower(streams.scored_feed("monitor"), SqlComparisonBook(engine))
+            await follower.run(stop)
+    finally:
+        await engine.dispose()
 
 
 async def run_relay_worker(settings: Settings, stop: asyncio.Event) -> None:

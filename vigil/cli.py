@@ -80,6 +80,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return _run_until_signalled(lambda stop: bootstrap.run_sla_worker(settings, stop))
     if args.name == "relay":
         return _run_until_signalled(lambda stop: bootstrap.run_relay_worker(settings, stop))
+    if args.name == "monitor":
+        return _run_until_signalled(lambda stop: bootstrap.run_monitor_worker(settings, stop))
     if args.name == "ingest":
         return _run_until_signalled(
             lambda stop: bootstrap.run_ingest_worker(settings, stop, args.batch_size)
@@ -207,6 +209,7 @@ def _start_platform(supervisor: Supervisor, settings: Settings) -> None:
     supervisor.start("project", "worker", "project")
     supervisor.start("sla", "worker", "sla")
     supervisor.start("relay", "worker", "relay")
+    supervisor.start("monitor", "worker", "monitor")
     supervisor.start("ingest", "worker", "ingest")
     base = f"http://{host}:{port}"
     supervisor.wait_until_healthy(f"{base}/healthz")
@@ -289,7 +292,7 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="run one worker")
-    worker.add_argument("name", choices=["score", "project", "sla", "relay", "ingest"])
+    worker.add_argument("name", choices=["score", "project", "sla", "relay", "ingest", "monitor"])
     worker.add_argument("--batch-size", type=int, default=1000)
     worker.set_defaults(handler=cmd_worker)
 

@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.graphql_client import TENANT, data, graphql
 from tests.integration.conftest import api_key_of
 from tests.model_lines import registered
 from vigil.application.detection import ModelCard
+from vigil.application.model_scores import ComparisonCount
 from vigil.bootstrap import build_model_store
 from vigil.infrastructure.detector_training import TrainingRequest, train_model
+from vigil.infrastructure.read_model.model_comparisons import SqlComparisonBook
 from vigil.infrastructure.settings import Settings
 from vigil.web.auth import API_KEY_HEADER
 
@@ -82,7 +85,7 @@ async def test_a_model_owner_reads_every_version_and_promotes_one_with_a_reason(
     assert line["champion"]["version"] == first.version
     assert [v["stage"] for v in line["versions"]] == ["REGISTERED", "CHAMPION"]
     assert line["versions"][1]["features"] == ["amount", "hour"]
-    assert line["versions"][1]["trainingRows"] == 300
+    assert line["versions"][1]["trainingRows"] == 240  # the latest 60 are held out
 
     shadowed = await data(
         client, PROMOTE, line=LINE, version=second.version, stage="SHADOW", reason="compare"
@@ -147,3 +150,40 @@ async def test_another_tenant_sees_no_line_and_cannot_move_one(
         client, PROMOTE, line=LINE, version=second.version, stage="CHAMPION", reason="theirs"
     )
     assert moved["promoteModelVersion"]["__typename"] == "NotFoundError"
+
+
+COMPARISONS = """
+query Compare($line: String!) {
+  modelComparisons(line: $line) {
+    championVersion shadowVersion scored championAlerts shadowAlerts bothAlerts
+    agreement meanScoreGap
+  }
+}"""
+
+
+async def test_a_model_owner_reads_how_a_shadow_compares_with_the_champion(
+    client: AsyncTestClient[Any],
+    settings: Settings,
+    read_engine: AsyncEngine,
+    versions: tuple[ModelCard, ModelCard],
+) -> None:
+    first, second = versions
+    book = SqlComparisonBook(read_engine)
+    count = ComparisonCount(TENANT, LINE, first.version, second.version, 200, 4, 6, 3, 10.0)
+    assert await book.apply([count], position=7)
+    assert not await book.apply([count], position=7)  # a redelivered message counts once
+    await as_user(client, settings, "olga", "model_owner")
+
+    [compared] = (await data(client, COMPARISONS, line=LINE))["modelComparisons"]
+
+    assert compared == {
+        "championVersion": first.version,
+        "shadowVersion": second.version,
+        "scored": 200,
+        "championAlerts": 4,
+        "shadowAlerts": 6,
+        "bothAlerts": 3,
+        "agreement": pytest.approx(1 - 4 / 200),
+        "meanScoreGap": pytest.approx(0.05),
+    }
+    assert (await data(client, COMPARISONS, line="cards-other"))["modelComparisons"] == []

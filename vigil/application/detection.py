@@ -149,6 +149,10 @@ class ModelRegistry(Protocol):
         current bands; raises NoChampion when no line of the source has one."""
         ...
 
+    def shadows(self, tenant_id: str, source: str) -> Sequence[Detector]:
+        """Every version in shadow on a line of the tenant's source."""
+        ...
+
     def line_champion(self, tenant_id: str, line: str) -> Detector:
         """The champion of the tenant's model line of that name; ModelLineNotFound when there
         is no such line, NoChampion when it has none."""

@@ -155,6 +155,11 @@ class ModelLineDirectory:
             raise ModelLineNotFound(name)
         return found
 
+    def shadows(self, tenant_id: str, source: str) -> Sequence[tuple[ModelLine, ModelVersion]]:
+        """Refreshed, then every version in shadow on a line of the source, with its line."""
+        self.refresh()
+        return [(line, v) for line in self.lines(tenant_id, source) for v in line.shadows]
+
     def champions(self, tenant_id: str, source: str) -> Sequence[tuple[ModelLine, ModelVersion]]:
         """Refreshed, then every line of the source that has a champion, with it."""
         self.refresh()

@@ -9,6 +9,7 @@ from vigil.application.case_list import CaseList
 from vigil.application.entity_summary import EntitySummaries
 from vigil.application.evidence import EvidenceBook
 from vigil.application.label_book import LabelBook
+from vigil.application.model_scores import ComparisonBook
 from vigil.application.queues import QueueBoard
 from vigil.application.source_catalogue import SourceCatalogue
 
@@ -25,3 +26,4 @@ class ReadModels:
     queue_board: QueueBoard
     evidence_book: EvidenceBook
     source_catalogue: SourceCatalogue
+    comparisons: ComparisonBook

@@ -16,6 +16,7 @@ from vigil.application.domain_events import DomainEventFeed
 from vigil.application.entity_summary import EntitySummaries
 from vigil.application.evidence import CaseFileRow, CommentRow, EvidenceBook
 from vigil.application.label_book import LabelBook, LabelRow
+from vigil.application.model_scores import ComparisonBook
 from vigil.application.permissions import Principal
 from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
@@ -42,6 +43,7 @@ class VigilContext(BaseContext, kw_only=True):
     queue_board: QueueBoard
     evidence_book: EvidenceBook
     source_catalogue: SourceCatalogue
+    comparisons: ComparisonBook
     tenant_id: str
     actor: str
     timelines: DataLoader[UUID, list[TimelineEntry]]
@@ -79,6 +81,7 @@ def make_context(
         queue_board=read_models.queue_board,
         evidence_book=read_models.evidence_book,
         source_catalogue=read_models.source_catalogue,
+        comparisons=read_models.comparisons,
         tenant_id=tenant_id,
         actor=actor,
         timelines=timeline_loader(alert_desk, tenant_id),

@@ -88,6 +88,9 @@ class OnnxModelRegistry(ModelRegistry):
             raise NoChampion(source)
         return [self._detector(line, version) for line, version in found]
 
+    def shadows(self, tenant_id: str, source: str) -> Sequence[Detector]:
+        return [self._detector(line, v) for line, v in self.lines.shadows(tenant_id, source)]
+
     def line_champion(self, tenant_id: str, line: str) -> Detector:
         found = self.lines.line(tenant_id, line)
         if found.champion is None:

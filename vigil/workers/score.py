@@ -14,10 +14,17 @@ from vigil.application.alert_desk import AlertDesk
 from vigil.application.detection import Detector, ModelRegistry, NoChampion, Rejection
 from vigil.application.entity_context import EntityHistory
 from vigil.application.features import FeatureRow, OnlineFeatures, WindowStore
+from vigil.application.model_scores import (
+    CHAMPION,
+    SHADOW,
+    ModelScores,
+    ScoredRecords,
+    ScorePublisher,
+)
 from vigil.application.ports import DeadLetter, DeadLetters, Delivery, RecordFeed
 from vigil.application.records import MalformedRecord, RecordEnvelope, unpack_records
 from vigil.application.rule_sets import PublishedRules
-from vigil.application.scoring import score_batch, with_entity_context
+from vigil.application.scoring import ScoredBatch, score_batch, with_entity_context
 from vigil.domain.alert import Detection
 from vigil.domain.decision import CompiledRules
 
@@ -51,6 +58,10 @@ class SourceBatch:
     rules: dict[str, CompiledRules | None]
     """The tenant's published rules for the source, None where it has none."""
     features: list[FeatureRow] | None
+    stage: str = CHAMPION
+    """A shadow's records are scored and their scores kept; it raises nothing."""
+    group: tuple[str, str] = ("", "")
+    """(tenant, source): the SourceBatches of one group share their records."""
 
 
 @dataclass
@@ -83,7 +94,10 @@ class ScoreWorker:
         rules: PublishedRules,
         windows: WindowStore,
         batch_size: int = 1000,
+        scores: ScorePublisher | None = None,
     ) -> None:
+        self.scores = scores
+        """Where every score goes, champions' and shadows'; None keeps none."""
         self.feed = feed
         self.windows = windows
         self.rules = rules
@@ -138,7 +152,9 @@ class ScoreWorker:
                 by_source[envelope.tenant_id, envelope.source].append((delivery, envelope))
         for (tenant_id, source), items in by_source.items():
             try:
-                detectors, rules = await anyio.to_thread.run_sync(self._deciding, tenant_id, source)
+                deciding, shadows, rules = await anyio.to_thread.run_sync(
+                    self._deciding, tenant_id, source
+                )
             except NoChampion:
                 log.warning("no champion for source %s yet; %d records wait", source, len(items))
                 batch.report.deferred += len(items)
@@ -147,7 +163,8 @@ class ScoreWorker:
                 continue
             envelopes = [e for _, e in items]
             features: dict[int, list[FeatureRow]] = {}
-            for detector in detectors:
+            staged = [(d, CHAMPION) for d in deciding] + [(d, SHADOW) for d in shadows]
+            for detector, stage in staged:
                 pipeline = detector.pipeline
                 if pipeline is not None and id(pipeline) not in features:
                     # The windows of a batch that fails later are remembered once: a
@@ -155,7 +172,8 @@ class ScoreWorker:
                     online = OnlineFeatures(pipeline, self.windows)
                     features[id(pipeline)] = await online.of_envelopes(envelopes)
                 rows = None if pipeline is None else features[id(pipeline)]
-                batch.sources.append(SourceBatch(source, items, detector, rules, rows))
+                work = SourceBatch(source, items, detector, rules, rows, stage, (tenant_id, source))
+                batch.sources.append(work)
         return batch
 
     async def _finish(self, batch: Prepared) -> BatchReport:
@@ -163,11 +181,16 @@ class ScoreWorker:
         message whose records are all done; a message given back is not acknowledged."""
         report = batch.report
         detections: list[Detection] = []
+        scored: dict[tuple[str, str], ScoredRecords] = {}
         for work in batch.sources:
             envelopes = [e for _, e in work.items]
             # On the event loop, not a thread: it is a few milliseconds a batch, and a thread
             # would fight the next batch's preparation for the interpreter.
             decided = score_batch(envelopes, work.detector, work.rules, work.features)
+            group = scored.setdefault(work.group, _scored_records(work.group, envelopes))
+            group.models.append(_model_scores(work, decided))
+            if work.stage == SHADOW:
+                continue
             report.scored += len(decided.scored)
             report.suppressed += decided.suppressed
             if decided.rule_errors:
@@ -197,6 +220,8 @@ class ScoreWorker:
         if batch.letters:
             await self.dead_letters.send(batch.letters)
             report.dead_lettered += len(batch.letters)
+        if self.scores is not None and scored:
+            await self.scores.publish(list(scored.values()))
         # An ack only queues a few bytes on the connection; awaiting each in turn is cheaper
         # than a task per message.
         for delivery in batch.hand_back(batch.deliveries):
@@ -205,11 +230,12 @@ class ScoreWorker:
 
     def _deciding(
         self, tenant_id: str, source: str
-    ) -> tuple[Sequence[Detector], dict[str, CompiledRules | None]]:
-        """The source's champions and the tenant's published rules, read from the stores for
-        every batch: a promotion or a publication takes effect on the next one."""
-        detectors = self.models.champions(tenant_id, source)
-        return detectors, {tenant_id: self.rules.deciding(tenant_id, source)}
+    ) -> tuple[Sequence[Detector], Sequence[Detector], dict[str, CompiledRules | None]]:
+        """The source's champions and shadows and the tenant's published rules, read from the
+        stores for every batch: a promotion or a publication takes effect on the next one."""
+        champions = self.models.champions(tenant_id, source)
+        shadows = self.models.shadows(tenant_id, source)
+        return champions, shadows, {tenant_id: self.rules.deciding(tenant_id, source)}
 
 
 def _letter(
@@ -225,6 +251,26 @@ def _letter(
         # An envelope on the records stream has passed intake: its personal fields are tokens
         # already.
         pseudonymised=True,
+    )
+
+
+def _scored_records(group: tuple[str, str], envelopes: list[RecordEnvelope]) -> ScoredRecords:
+    return ScoredRecords(group[0], group[1], [e.record_id for e in envelopes], [])
+
+
+def _model_scores(work: SourceBatch, decided: ScoredBatch) -> ModelScores:
+    """The model's score of each of the work's records, in order, and which it alerted on."""
+    by_id = dict(zip((e.record_id for e in decided.scored), decided.scores, strict=True))
+    alerted = {d.record_id for d in decided.detections}
+    ids = [e.record_id for _, e in work.items]
+    card = work.detector.card
+    return ModelScores(
+        model_line=card.model_line,
+        version=card.version,
+        stage=work.stage,
+        threshold=card.bands.threshold,
+        scores=[by_id.get(record_id) for record_id in ids],
+        alerted=[record_id in alerted for record_id in ids],
     )
 
 

@@ -11,7 +11,7 @@ from vigil.application.model_lines import ModelLineDirectory, find_model_line
 from vigil.application.permissions import Permission
 from vigil.domain import model_line as domain
 from vigil.graphql.context import Info
-from vigil.graphql.models.types import ModelLine, ModelLineChange
+from vigil.graphql.models.types import ModelComparison, ModelLine, ModelLineChange
 from vigil.graphql.permissions import needs
 
 
@@ -43,6 +43,16 @@ class ModelQueries:
         ctx = info.context
         found = await anyio.to_thread.run_sync(find_model_line, ctx.alert_desk, ctx.tenant_id, name)
         return None if found is None else ModelLine.from_aggregate(found)
+
+    @strawberry.field(
+        extensions=needs(Permission.MODELS_READ),
+        description="The line's shadows against its champion: what each alerted on among the "
+        "records both scored, as the monitor worker has counted so far.",
+    )
+    async def model_comparisons(self, info: Info, line: str) -> list[ModelComparison]:
+        ctx = info.context
+        found = await ctx.comparisons.comparisons(ctx.tenant_id, line)
+        return [ModelComparison.from_application(comparison) for comparison in found]
 
     @strawberry.field(
         extensions=needs(Permission.MODELS_READ),

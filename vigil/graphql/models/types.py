@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from vigil.application.model_scores import Comparison
 from vigil.domain import model_line as domain
 from vigil.graphql.alerts.types import jsonable
 
@@ -98,4 +99,33 @@ class ModelLine:
             champion=None if champion is None else ModelVersion.from_domain(champion),
             shadows=[ModelVersion.from_domain(v) for v in line.shadows],
             versions=[ModelVersion.from_domain(v) for v in newest],
+        )
+
+
+@strawberry.type(description="A shadow against its line's champion, over every record both scored.")
+class ModelComparison:
+    champion_version: str
+    shadow_version: str
+    scored: int
+    champion_alerts: int
+    shadow_alerts: int
+    both_alerts: int
+    agreement: float = strawberry.field(
+        description="The share of records on which both alerted or both passed."
+    )
+    mean_score_gap: float = strawberry.field(
+        description="The mean of |shadow score - champion score|."
+    )
+
+    @classmethod
+    def from_application(cls, comparison: Comparison) -> ModelComparison:
+        return cls(
+            champion_version=comparison.champion_version,
+            shadow_version=comparison.shadow_version,
+            scored=comparison.scored,
+            champion_alerts=comparison.champion_alerts,
+            shadow_alerts=comparison.shadow_alerts,
+            both_alerts=comparison.both_alerts,
+            agreement=comparison.agreement,
+            mean_score_gap=comparison.mean_score_gap,
         )

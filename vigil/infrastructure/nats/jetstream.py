@@ -38,8 +38,8 @@ async def _log_error(error: Exception) -> None:
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
-    """RECORDS and DLQ expire by age; DOMAIN is bounded by size only, so its newest event, where
-    the relay resumes, is always kept."""
+    """RECORDS, DLQ and SCORED expire by age; DOMAIN is bounded by size only, so its newest
+    event, where the relay resumes, is always kept."""
 
     def stream(name: str, kind: str, max_age: float | None, max_bytes: int | None) -> StreamConfig:
         return StreamConfig(
@@ -54,6 +54,7 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     return [
         stream("RECORDS", "records", max_age=7 * DAY, max_bytes=None),
         stream("DLQ", "dlq", max_age=30 * DAY, max_bytes=None),
+        stream("SCORED", "scored", max_age=7 * DAY, max_bytes=None),
         stream("DOMAIN", "events", max_age=None, max_bytes=settings.domain_stream_bytes),
     ]
 

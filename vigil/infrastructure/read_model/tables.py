@@ -251,6 +251,20 @@ entity_summaries = Table(
     Column("last_labelled_at", UtcDateTime),
 )
 
+model_comparisons = Table(
+    "model_comparisons",
+    metadata,
+    Column("tenant_id", String, primary_key=True),
+    Column("model_line", String, primary_key=True),
+    Column("champion_version", String, primary_key=True),
+    Column("shadow_version", String, primary_key=True),
+    Column("scored", BigInteger, nullable=False),
+    Column("champion_alerts", BigInteger, nullable=False),
+    Column("shadow_alerts", BigInteger, nullable=False),
+    Column("both_alerts", BigInteger, nullable=False),
+    Column("score_gap", Float, nullable=False),
+)
+
 projection_tracking = Table(
     "projection_tracking",
     metadata,
