@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvloop
 
-from vigil import bootstrap
+from vigil import bootstrap, bootstrap_labels
 from vigil.application.data_sources import SourceNotFound
 from vigil.application.detection import ModelCard
 from vigil.application.model_lines import ModelLineDirectory
@@ -80,6 +80,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return _run_until_signalled(lambda stop: bootstrap.run_sla_worker(settings, stop))
     if args.name == "relay":
         return _run_until_signalled(lambda stop: bootstrap.run_relay_worker(settings, stop))
+    if args.name == "labels":
+        return _run_until_signalled(lambda stop: bootstrap_labels.run_label_worker(settings, stop))
     if args.name == "monitor":
         return _run_until_signalled(lambda stop: bootstrap.run_monitor_worker(settings, stop))
     if args.name == "ingest":
@@ -210,6 +212,10 @@ def _start_platform(supervisor: Supervisor, settings: Settings) -> None:
     supervisor.start("sla", "worker", "sla")
     supervisor.start("relay", "worker", "relay")
     supervisor.start("monitor", "worker", "monitor")
+    if settings.features.redis_url is not None:
+        # Labels reach the windows the score workers read only when those live in Redis: on
+        # the embedded default each process keeps windows of its own.
+        supervisor.start("labels", "worker", "labels")
     supervisor.start("ingest", "worker", "ingest")
     base = f"http://{host}:{port}"
     supervisor.wait_until_healthy(f"{base}/healthz")
