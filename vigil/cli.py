@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import uvloop
@@ -16,7 +17,9 @@ import uvloop
 from vigil import bootstrap, bootstrap_labels
 from vigil.application.data_sources import SourceNotFound
 from vigil.application.detection import ModelCard
+from vigil.application.features import FileFeatures
 from vigil.application.model_lines import ModelLineDirectory
+from vigil.application.training_labels import overlaid, stored_verdicts
 from vigil.cli_features import add_features_commands, features_said, pipeline_features
 from vigil.cli_models import add_models_commands, registered_said
 from vigil.cli_sources import REFUSED, add_sources_commands, apply_file, ingest_file
@@ -107,10 +110,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         n_estimators=args.n_estimators,
         algorithm=args.algorithm,
         holdout=args.holdout,
+        amount=args.amount,
     )
     store = bootstrap.build_model_store(settings)
     tenant_id = args.tenant or settings.server.default_tenant
     try:
+        if args.pipeline is None and args.stored_labels:
+            raise TrainingError("--stored-labels needs --pipeline: records are known by id there")
         if args.pipeline is None:
             card = train_model(request, store)
         else:
@@ -133,6 +139,10 @@ def _train_with_pipeline(
     compute them."""
     if request.features or request.exclude:
         raise TrainingError("--features and --exclude are the pipeline's to say: its `features`")
+    if args.stored_labels and args.pipeline is None:
+        raise TrainingError(
+            "--stored-labels needs --pipeline: records are known by their ids there"
+        )
     tenant_id = args.tenant or settings.server.default_tenant
     features = uvloop.run(
         pipeline_features(settings, args.pipeline, args.data, tenant_id, args.rows, args.label)
@@ -141,7 +151,24 @@ def _train_with_pipeline(
         source = features.matrix.fitted.pipeline.source
         raise TrainingError(f"the pipeline is for source {source!r}, not {request.source!r}")
     print(features_said(features))
+    if args.stored_labels:
+        features = uvloop.run(_with_stored_labels(settings, tenant_id, request.source, features))
     return train_model_on_features(request, features, store)
+
+
+async def _with_stored_labels(
+    settings: Settings, tenant_id: str, source: str, features: FileFeatures
+) -> FileFeatures:
+    """The verdicts the event store holds on the file's records, over its label column."""
+    engine = bootstrap.build_read_engine(settings)
+    try:
+        book = bootstrap.build_read_models(settings, engine).label_book
+        ids = features.matrix.record_ids
+        stored = await stored_verdicts(book, tenant_id, source, ids)
+    finally:
+        await engine.dispose()
+    print(f"labels from the event store: {len(stored):,} of {len(ids):,} records", flush=True)
+    return replace(features, labels=overlaid(ids, features.labels, stored))
 
 
 # run and demo ----------------------------------------------------------------------------------
@@ -337,6 +364,14 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "--holdout", type=float, default=0.2, help="the latest share of rows, to evaluate on"
     )
     train.add_argument("--n-estimators", type=int, default=None, help="trees of an ensemble")
+    train.add_argument(
+        "--amount", default=None, help="the money column, for the threshold curve (CSV only)"
+    )
+    train.add_argument(
+        "--stored-labels",
+        action="store_true",
+        help="learn from the verdicts the event store holds on the records, over --label's",
+    )
     train.add_argument(
         "--pipeline", type=Path, default=None, help="a feature pipeline's YAML: train on its output"
     )

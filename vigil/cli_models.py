@@ -26,6 +26,8 @@ from vigil.cli_users import terminal_actor
 from vigil.domain.errors import DomainError, InvalidCommand
 from vigil.domain.model_line import ModelLine, ModelStage, ModelVersion
 from vigil.domain.severity import SeverityBands
+from vigil.domain.threshold_advice import CostModel, advise
+from vigil.domain.threshold_curve import ThresholdCurve
 from vigil.infrastructure.settings import Settings
 
 REFUSED = 2
@@ -98,6 +100,27 @@ def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{line.name}: " + _version_said(line.model_version(version.version)))
 
     return _on_desk(args, settings, change)
+
+
+def cmd_advise(args: argparse.Namespace, settings: Settings) -> int:
+    def show(desk: AlertDesk, tenant_id: str) -> None:
+        version = _version_named(get_model_line(desk, tenant_id, args.line), args.version)
+        document = version.card.get("threshold_curve")
+        if document is None:
+            raise InvalidCommand("version", "was trained without labels: it has no curve")
+        costs = CostModel(args.review_cost, args.loss_rate, args.flat_loss)
+        advice = advise(ThresholdCurve.from_json(document), costs, version.bands.threshold)
+        print(f"advised threshold {advice.threshold:.6g}: {advice.alerts:,.1f} alerts and")
+        print(f"  an expected cost of {advice.cost:,.2f} per {advice.unit}", end="")
+        print(f" (within {advice.within:,.2f})" if advice.within else "")
+        if advice.current is not None:
+            now = advice.current
+            cost = f"{now.low:,.2f}" if now.low == now.high else f"{now.low:,.2f}-{now.high:,.2f}"
+            print(f"current threshold {now.threshold:.6g}: {cost}")
+        print(f"alerting on nothing: {advice.alert_nothing:,.2f}; on everything: "
+              f"{advice.alert_everything:,.2f}")  # fmt: skip
+
+    return _on_desk(args, settings, show)
 
 
 def _on_desk(
@@ -177,3 +200,14 @@ def add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     threshold.add_argument("--reason", required=True)
     threshold.add_argument("--actor", default=terminal_actor())
     threshold.set_defaults(handler=cmd_threshold)
+    advice = actions.add_parser(
+        "advise", parents=[common], help="the threshold of least expected cost on the hold-out"
+    )
+    advice.add_argument("line")
+    advice.add_argument("version")
+    advice.add_argument("--review-cost", type=float, required=True, help="of one alert")
+    advice.add_argument(
+        "--loss-rate", type=float, default=1.0, help="share of a missed fraud's amount lost"
+    )
+    advice.add_argument("--flat-loss", type=float, default=0.0, help="per missed fraud")
+    advice.set_defaults(handler=cmd_advise)

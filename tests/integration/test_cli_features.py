@@ -6,12 +6,15 @@ import csv
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from tests.model_lines import champion
 from vigil.application.detection import NoChampion
-from vigil.bootstrap import build_alert_desk
+from vigil.bootstrap import build_alert_desk, build_projection_runner, build_read_engine
 from vigil.cli import main
 from vigil.cli_sources import apply_file
+from vigil.domain.label import LabelSource, SubjectKind, Verdict
+from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -124,3 +127,53 @@ def test_training_refuses_a_pipeline_of_another_source_and_columns_it_did_not_ch
     assert "'cards', not 'logins'" in said
     with pytest.raises(NoChampion):
         champion(cards, "logins")
+
+
+def test_a_supervised_model_learns_from_the_verdicts_the_event_store_holds(
+    cards: Settings, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No label column at all: the frauds are the ones chargebacks recorded, here the slice's
+    40 largest payments (its first 3,000 transactions hold no fraud of the handbook's)."""
+    with data.open() as source:
+        rows = sorted(csv.DictReader(source), key=lambda r: -float(r["TX_AMOUNT"]))
+    frauds = [r["TRANSACTION_ID"] for r in rows[:40]]
+    desk = build_alert_desk(cards)
+    try:
+        for record_id in frauds:
+            subject = ("cards", SubjectKind.RECORD, record_id)
+            desk.label("default", "ann", subject, Verdict.FRAUD, LabelSource.CHARGEBACK)
+    finally:
+        desk.close()
+    uvloop.run(caught_up(cards))
+
+    status, said = run(
+        cards, capsys, "train", "--source", "cards", "--data", str(data), "--pipeline",
+        str(PIPELINE), "--algorithm", "lightgbm", "--stored-labels", "--holdout", "0",
+    )  # fmt: skip
+
+    assert status == 0, said
+    assert f"labels from the event store: {len(frauds):,} of 2,999 records" in said
+    detector = champion(cards, "cards")
+    assert detector.card.algorithm == "lightgbm"
+    assert detector.card.metrics["label_rate"] == pytest.approx(len(frauds) / 2_999)
+
+
+def test_stored_labels_need_a_pipeline_to_know_the_records_by_id(
+    cards: Settings, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, said = run(
+        cards, capsys, "train", "--source", "cards", "--data", str(data), "--stored-labels"
+    )
+    assert status == 2
+    assert "--stored-labels needs --pipeline" in said
+
+
+async def caught_up(settings: Settings) -> None:
+    """The labels read model up to date with the event store."""
+    desk, engine = build_alert_desk(settings), build_read_engine(settings)
+    try:
+        await migrate.upgrade(engine)
+        await build_projection_runner(settings, desk, engine).catch_up()
+    finally:
+        await engine.dispose()
+        desk.close()

@@ -187,3 +187,44 @@ async def test_a_model_owner_reads_how_a_shadow_compares_with_the_champion(
         "meanScoreGap": pytest.approx(0.05),
     }
     assert (await data(client, COMPARISONS, line="cards-other"))["modelComparisons"] == []
+
+
+ADVICE = """
+query Advice($line: String!, $version: String!, $review: Float!) {
+  thresholdAdvice(line: $line, version: $version, reviewCost: $review) {
+    unit threshold alerts cost within alertNothing alertEverything
+    current { threshold low high }
+    points { threshold alerts cost }
+  }
+  modelLine(name: $line) { versions { thresholdCurve { threshold alerts truePositives } } }
+}"""
+
+
+async def test_a_labelled_version_advises_the_threshold_of_least_expected_cost(
+    client: AsyncTestClient[Any], settings: Settings, tmp_path: Path
+) -> None:
+    labelled = tmp_path / "labelled.csv"
+    rows = [(20 + (n * 7) % 60, n % 24, 0) for n in range(900)]
+    rows += [(300 + n, 3, 1) for n in range(0, 900, 30)]
+    rows.sort(key=lambda row: (row[0] * 31) % 97)  # frauds spread through the file's order
+    labelled.write_text("amount,hour,is_fraud\n" + "".join(f"{a},{h},{f}\n" for a, h, f in rows))
+    request = TrainingRequest(
+        "payments", labelled, label="is_fraud", amount="amount", algorithm="lightgbm",
+        model_line="payments-lgbm", n_estimators=20,
+    )  # fmt: skip
+    card = registered(settings, train_model(request, build_model_store(settings)), TENANT)
+    await as_user(client, settings, "olga", "model_owner")
+
+    answer = await data(client, ADVICE, line="payments-lgbm", version=card.version, review=5.0)
+
+    advice = answer["thresholdAdvice"]
+    assert advice["unit"] == "1,000 records"
+    costs = [p["cost"] for p in advice["points"]]
+    assert advice["cost"] == pytest.approx(min(costs))
+    assert advice["cost"] < min(advice["alertNothing"], advice["alertEverything"])
+    assert advice["current"]["threshold"] == card.bands.threshold
+    [version] = answer["modelLine"]["versions"]
+    assert version["thresholdCurve"][0]["alerts"] <= version["thresholdCurve"][-1]["alerts"]
+
+    refused = await graphql(client, ADVICE, line="payments-lgbm", version=card.version, review=-1.0)
+    assert refused["errors"][0]["extensions"]["field"] == "reviewCost"

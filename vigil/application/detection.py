@@ -60,6 +60,9 @@ class ModelCard:
     pipeline: str | None = None
     """The feature pipeline the model reads through, by name; None when it reads record fields
     as they are. The pipeline as fitted travels inside the artifact, so its hash covers it."""
+    threshold_curve: dict[str, Any] | None = None
+    """The hold-out's threshold curve (`vigil.domain.threshold_curve`), for threshold advice;
+    None when the hold-out had no labels."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,7 @@ class ModelCard:
             "trained_at": self.trained_at.isoformat(),
             "notes": list(self.notes),
             "pipeline": self.pipeline,
+            "threshold_curve": self.threshold_curve,
         }
 
     def summary(self) -> str:
@@ -119,6 +123,7 @@ class ModelCard:
             trained_at=datetime.fromisoformat(body["trained_at"]),
             notes=tuple(str(n) for n in body.get("notes", ())),
             pipeline=None if body.get("pipeline") is None else str(body["pipeline"]),
+            threshold_curve=body.get("threshold_curve"),
         )
 
 

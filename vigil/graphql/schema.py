@@ -28,6 +28,7 @@ from vigil.graphql.cases.subscriptions import CaseSubscriptions
 from vigil.graphql.entities.queries import EntityQueries
 from vigil.graphql.labels.mutations import LabelMutations
 from vigil.graphql.labels.queries import LabelQueries
+from vigil.graphql.models.advice import AdviceQueries
 from vigil.graphql.models.mutations import ModelMutations
 from vigil.graphql.models.queries import ModelQueries
 from vigil.graphql.queues.mutations import QueueMutations
@@ -61,6 +62,7 @@ class Query(
     LabelQueries,
     EntityQueries,
     ModelQueries,
+    AdviceQueries,
     QueueQueries,
     RuleQueries,
     SourceQueries,

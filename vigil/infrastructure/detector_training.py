@@ -21,10 +21,11 @@ import pandas as pd
 from vigil.application.detection import ModelCard
 from vigil.application.features import FileFeatures
 from vigil.domain.severity import SeverityBands
+from vigil.domain.threshold_curve import hold_out_curve
 from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.onnx_detector import PIPELINE_METADATA
 from vigil.infrastructure.record_files import is_gzip
-from vigil.infrastructure.training.evaluation import holdout_metrics, holdout_start
+from vigil.infrastructure.training.evaluation import HoldOut, holdout_metrics
 from vigil.infrastructure.training.fitted import INPUT, FittedDetector
 from vigil.infrastructure.training.trainers import ALGORITHMS, LINE_SUFFIXES, trainer_for
 
@@ -64,6 +65,9 @@ class TrainingRequest:
     algorithm: str = "isolation_forest"
     holdout: float = 0.2
     """The latest share of the rows, held out to evaluate on; 0 evaluates on the training rows."""
+    amount: str | None = None
+    """The column of the money at stake, for the threshold curve's amounts caught and missed
+    (a CSV file's rows only; a pipeline's matrix holds the features, not the amounts)."""
 
     @property
     def line(self) -> str:
@@ -75,10 +79,11 @@ def train_model(request: TrainingRequest, store: ModelStore) -> ModelCard:
     _check_request(request)
     frame = _read_frame(request)
     features, notes = choose_features(frame, request)
-    matrix, labels = _training_matrix(frame, features, request.label)
+    matrix, labels, usable = _training_matrix(frame, features, request.label)
     if len(matrix) < len(frame):
         notes.append(f"dropped {len(frame) - len(matrix)} rows: a feature missing or not finite")
-    return _fit_and_store(request, matrix, labels, features, notes, store)
+    amounts = _amounts(frame, request.amount, usable)
+    return _fit_and_store(request, matrix, labels, features, notes, store, amounts=amounts)
 
 
 def train_model_on_features(
@@ -133,30 +138,32 @@ def _fit_and_store(
     *,
     metadata: dict[str, str] | None = None,
     pipeline: str | None = None,
+    amounts: np.ndarray | None = None,
 ) -> ModelCard:
     """Fits on the rows before the hold-out and evaluates on the hold-out, where the bands are
     set too: quantiles of the ONNX scores of rows the model never saw, so they grade what will
     be served (threshold at 1 - alert_rate, high at 1 - alert_rate/5, critical at
     1 - alert_rate/25). Without a hold-out, the training rows stand in for it."""
     trainer = trainer_for(request.algorithm, request.n_estimators)
-    start = holdout_start(len(matrix), request.holdout)
-    train, held = matrix[:start], matrix[start:] if start < len(matrix) else matrix
-    train_labels = None if labels is None else labels[:start]
-    held_labels = None if labels is None else (labels[start:] if start < len(matrix) else labels)
-    if start == len(matrix):
+    split = HoldOut.of(len(matrix), request.holdout)
+    if not split.held_out:
         notes.append("no hold-out: too few rows, so the metrics are on the training rows")
+    train, train_labels = split.train(matrix), split.train(labels)
     if trainer.supervised:
         _check_labels(request, train_labels)
     try:
         fitted = trainer.fit(train, train_labels, features, request.seed, metadata or {})
     except ValueError as error:
         raise TrainingError(f"{request.algorithm}: {error}") from None
+    held = split.held(matrix)
     scores, parity = _onnx_scores_checked(fitted, held, request.seed)
     bands = _bands(scores, request.alert_rate)
+    held_labels = split.held(labels)
     metrics = {
         "onnx_parity_max_abs_diff": parity,
         **holdout_metrics(scores, held_labels, bands.threshold, request.alert_rate),
     }
+    curve = _curve(scores, held_labels, split.held(amounts), bands.threshold)
     card = ModelCard(
         model_line=request.line,
         version="",
@@ -171,8 +178,19 @@ def _fit_and_store(
         trained_at=datetime.now(UTC),
         notes=tuple([*notes, *fitted.notes]),
         pipeline=pipeline,
+        threshold_curve=curve,
     )
     return store.put(fitted.artifact, card)
+
+
+def _curve(
+    scores: np.ndarray, labels: np.ndarray | None, amounts: np.ndarray | None, threshold: float
+) -> dict[str, Any] | None:
+    """The hold-out's threshold curve, the current threshold kept exact; None without labels."""
+    if labels is None:
+        return None
+    money = None if amounts is None else amounts.tolist()
+    return hold_out_curve(scores.tolist(), labels.tolist(), money, keep=(threshold,)).to_json()
 
 
 def _check_labels(request: TrainingRequest, labels: np.ndarray | None) -> None:
@@ -281,9 +299,19 @@ def _leaks_label(frame: pd.DataFrame, name: str, label: str | None) -> bool:
     return bool(both.groupby(name)[label].nunique().max() == 1)
 
 
+def _amounts(frame: pd.DataFrame, column: str | None, usable: np.ndarray) -> np.ndarray | None:
+    if column is None:
+        return None
+    _require_columns(frame, [column], "amount ")
+    amounts = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)[usable]
+    if not (np.isfinite(amounts) & (amounts >= 0)).all():
+        raise TrainingError(f"amount {column!r} must hold a number, 0 or more, on every row")
+    return amounts
+
+
 def _training_matrix(
     frame: pd.DataFrame, features: list[str], label: str | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     matrix = frame[features].to_numpy(dtype=np.float32)
     usable = np.isfinite(matrix).all(axis=1)
     if not usable.any():
@@ -295,7 +323,7 @@ def _training_matrix(
             raise TrainingError(f"label {label!r} must hold only 0 and 1")
         labels = values.astype(np.int8)
     matrix = np.ascontiguousarray(matrix[usable])
-    return matrix, labels
+    return matrix, labels, usable
 
 
 def _onnx_scores_checked(

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from vigil.application.model_scores import Comparison
 from vigil.domain import model_line as domain
 from vigil.graphql.alerts.types import jsonable
+from vigil.graphql.models.advice import ThresholdCurvePoint, curve_points
 
 ModelStage = domain.ModelStage
 strawberry.enum(
@@ -45,6 +46,10 @@ class ModelVersion:
     note: str
     registered_by: str
     registered_at: datetime
+    threshold_curve: list[ThresholdCurvePoint] = strawberry.field(
+        description="The hold-out at the curve's thresholds, highest first; empty when it was "
+        "trained without labels."
+    )
 
     @classmethod
     def from_domain(cls, version: domain.ModelVersion) -> ModelVersion:
@@ -67,6 +72,7 @@ class ModelVersion:
             note=version.note,
             registered_by=version.registered_by,
             registered_at=version.registered_at,
+            threshold_curve=curve_points(card.get("threshold_curve")),
         )
 
 

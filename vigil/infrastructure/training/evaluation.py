@@ -8,11 +8,15 @@ of the very entities it is tested on; the hold-out is the latest `share` of the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 MIN_HOLDOUT_ROWS = 10
+
+Rows = TypeVar("Rows", bound=np.ndarray | None)
 
 
 def holdout_start(rows: int, share: float) -> int:
@@ -21,6 +25,33 @@ def holdout_start(rows: int, share: float) -> int:
     if share <= 0 or held < MIN_HOLDOUT_ROWS or rows - held < MIN_HOLDOUT_ROWS:
         return rows
     return rows - held
+
+
+@dataclass(frozen=True)
+class HoldOut:
+    """Rows before `start` train; the rest are held out, or, with none held out, every row is
+    evaluated on."""
+
+    start: int
+    rows: int
+
+    @classmethod
+    def of(cls, rows: int, share: float) -> HoldOut:
+        return cls(holdout_start(rows, share), rows)
+
+    @property
+    def held_out(self) -> bool:
+        return self.start < self.rows
+
+    def train(self, array: Rows) -> Rows:
+        if array is None:
+            return array
+        return cast(Rows, array[: self.start])
+
+    def held(self, array: Rows) -> Rows:
+        if array is None or not self.held_out:
+            return array
+        return cast(Rows, array[self.start :])
 
 
 def holdout_metrics(
