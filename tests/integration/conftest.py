@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from vigil.bootstrap import (
     build_realtime_scoring,
     build_source_desk,
 )
+from vigil.cli_sources import apply_file
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 from vigil.web.app import LifespanHook, WebDeps, create_app
@@ -77,6 +79,18 @@ def startup_hooks() -> list[LifespanHook]:
 def case_file_storage(settings: Settings) -> CaseFileStorage:
     """Case files in the test's data directory, within the configured limit."""
     return build_case_file_storage(settings)
+
+
+@pytest.fixture
+def cards(sqlite_settings: Settings) -> Settings:
+    """The embedded store with `examples/sources/cards.yaml` applied, as `vigil sources apply`."""
+    desk = build_alert_desk(sqlite_settings)
+    try:
+        documents = Path(__file__).resolve().parents[2] / "examples" / "sources" / "cards.yaml"
+        apply_file(desk, "default", "dana", documents, "")
+    finally:
+        desk.close()
+    return sqlite_settings
 
 
 @pytest.fixture

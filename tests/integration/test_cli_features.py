@@ -12,23 +12,12 @@ from tests.model_lines import champion
 from vigil.application.detection import NoChampion
 from vigil.bootstrap import build_alert_desk, build_projection_runner, build_read_engine
 from vigil.cli import main
-from vigil.cli_sources import apply_file
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PIPELINE = EXAMPLES / "pipelines" / "card_features.yaml"
-
-
-@pytest.fixture
-def cards(sqlite_settings: Settings) -> Settings:
-    desk = build_alert_desk(sqlite_settings)
-    try:
-        apply_file(desk, "default", "dana", EXAMPLES / "sources" / "cards.yaml", "")
-    finally:
-        desk.close()
-    return sqlite_settings
 
 
 @pytest.fixture

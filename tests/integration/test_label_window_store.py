@@ -21,10 +21,8 @@ from vigil.application.features import (
     WindowInput,
     history_layouts,
 )
-from vigil.bootstrap import build_alert_desk
 from vigil.cli import main
 from vigil.cli_features import load_pipeline, pipeline_features
-from vigil.cli_sources import apply_file
 from vigil.domain.feature_pipeline import FeaturePipeline
 from vigil.infrastructure.settings import Settings
 from vigil.infrastructure.window_store import RedisWindowStore
@@ -186,16 +184,6 @@ def handbook_file(path: Path, days: int = 50, per_day: int = 60) -> Path:
             amount = round(rng.uniform(1, 200), 2)
             rows.writerow([n, when, rng.randrange(80), terminal, amount, int(fraud)])
     return path
-
-
-@pytest.fixture
-def cards(sqlite_settings: Settings) -> Settings:
-    desk = build_alert_desk(sqlite_settings)
-    try:
-        apply_file(desk, "default", "dana", EXAMPLES / "sources" / "cards.yaml", "")
-    finally:
-        desk.close()
-    return sqlite_settings
 
 
 def file_records(path: Path) -> list[WindowInput]:
