@@ -84,6 +84,7 @@ from vigil.infrastructure.refresh_tokens import InProcessRefreshTokens, RedisRef
 from vigil.infrastructure.seen_signatures import InProcessSeenSignatures, RedisSeenSignatures
 from vigil.infrastructure.settings import Settings, pii_token_key, secret_key
 from vigil.infrastructure.source_documents import YamlSourceDocuments
+from vigil.infrastructure.training_desk import TrainingDesk
 from vigil.infrastructure.window_store import RedisWindowStore
 from vigil.web.app import WebDeps, create_app, settle_heap
 from vigil.web.auth import Identity
@@ -519,6 +520,17 @@ def build_realtime_scoring(
     return ScoringEndpoints(scoring, settings.ingest.max_request_bytes), close
 
 
+def build_training_desk(settings: Settings, desk: AlertDesk) -> TrainingDesk:
+    """Training over the API on the files of the training folder."""
+    return TrainingDesk(
+        desk,
+        build_source_contracts(settings, desk),
+        Pseudonymiser(pii_token_key(settings)),
+        build_model_store(settings),
+        settings.storage.training,
+    )
+
+
 def build_web_app(settings: Settings) -> Litestar:
     """The API and console on the configured stores, with their own read-model connection pool."""
     desk = build_alert_desk(settings)
@@ -543,6 +555,7 @@ def build_web_app(settings: Settings) -> Litestar:
         ingest=ingest.endpoints,
         sources=ingest.sources,
         scoring=scoring,
+        training=build_training_desk(settings, desk),
         # The heap is settled last, once everything the server keeps is loaded.
         on_startup=[upgrade_schema, live.start, ingest.start, settle_heap],
         on_shutdown=[

@@ -14,22 +14,19 @@ import sys
 import time
 from pathlib import Path
 
-import anyio
 import uvloop
 
 from vigil import bootstrap
 from vigil.application.data_sources import SourceNotFound
-from vigil.application.features import FileFeatures, file_features
-from vigil.application.ingestion import FileIngestion
-from vigil.application.ports import system_clock
+from vigil.application.features import FileFeatures
 from vigil.domain.errors import InvalidCommand
 from vigil.domain.feature_pipeline import FeaturePipeline
 from vigil.domain.pseudonyms import Pseudonymiser
 from vigil.domain.source_contract import SourceContract
 from vigil.infrastructure.record_files import MalformedRecordFile
-from vigil.infrastructure.record_readers import read_record_file
 from vigil.infrastructure.settings import Settings, pii_token_key
-from vigil.infrastructure.yaml_documents import DocumentError, load_documents
+from vigil.infrastructure.training_desk import parsed_pipeline, pipeline_matrix
+from vigil.infrastructure.yaml_documents import DocumentError
 
 REFUSED = 2
 
@@ -37,22 +34,7 @@ REFUSED = 2
 def load_pipeline(path: Path, contract: SourceContract | None = None) -> FeaturePipeline:
     """The one pipeline document in the file; with the source's contract, every field it reads
     is checked against the fields its records keep. DocumentError names the line at fault."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError(str(path), None, None, f"unreadable: {exc}") from None
-    documents = load_documents(text, str(path))
-    if len(documents) != 1:
-        raise DocumentError(str(path), None, None, "must hold exactly one pipeline document")
-    (document,) = documents
-    fields = None
-    if contract is not None:
-        fields = [name for name in contract.properties if name not in contract.dropped]
-    pipeline = document.parse(lambda body: FeaturePipeline.from_document(body, fields))
-    if contract is not None and pipeline.source != contract.name:
-        reason = f"is {pipeline.source!r}, but the records are of source {contract.name!r}"
-        raise document.refused(InvalidCommand("source", reason))
-    return pipeline
+    return parsed_pipeline(_text(path), str(path), contract)
 
 
 async def pipeline_features(
@@ -68,21 +50,20 @@ async def pipeline_features(
     desk = bootstrap.build_alert_desk(settings)
     try:
         contracts = bootstrap.build_source_contracts(settings, desk)
-        source = load_pipeline(pipeline_path).source
-        compiled = await anyio.to_thread.run_sync(contracts.contract, tenant_id, source)
-        pipeline = load_pipeline(pipeline_path, compiled.contract)
-        records, _ = read_record_file(data, compiled.contract)
-        return await file_features(
-            pipeline,
-            itertools.islice(records, rows),
-            FileIngestion(tenant_id, source, data.name),
-            contracts,
-            Pseudonymiser(pii_token_key(settings)),
-            system_clock,
-            label=label,
+        pseudonymiser = Pseudonymiser(pii_token_key(settings))
+        text = _text(pipeline_path)
+        return await pipeline_matrix(
+            contracts, pseudonymiser, text, str(pipeline_path), data, tenant_id, rows, label
         )
     finally:
         desk.close()
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentError(str(path), None, None, f"unreadable: {exc}") from None
 
 
 def features_said(features: FileFeatures, seconds: float | None = None) -> str:

@@ -25,6 +25,7 @@ from vigil.bootstrap import (
     build_read_models,
     build_realtime_scoring,
     build_source_desk,
+    build_training_desk,
 )
 from vigil.cli_sources import apply_file
 from vigil.infrastructure.read_model import migrate
@@ -138,6 +139,7 @@ async def client(
         case_files=case_file_storage,
         sources=build_source_desk(desk),
         scoring=scoring,
+        training=build_training_desk(settings, desk),
         on_startup=startup_hooks,
         on_shutdown=[close_scoring, engine.dispose, identity.close],
     )

@@ -228,3 +228,68 @@ async def test_a_labelled_version_advises_the_threshold_of_least_expected_cost(
 
     refused = await graphql(client, ADVICE, line="payments-lgbm", version=card.version, review=-1.0)
     assert refused["errors"][0]["extensions"]["field"] == "reviewCost"
+
+
+TRAIN = """
+mutation Train($input: TrainModelInput!) {
+  trainModel(input: $input) {
+    __typename
+    ... on ModelTrained { new modelLine { name champion { version } }
+                          version { version algorithm stage metrics registeredBy } }
+    ... on InvalidInputError { field message }
+  }
+}"""
+
+
+async def test_a_model_owner_trains_a_model_on_a_file_of_the_training_folder(
+    client: AsyncTestClient[Any], settings: Settings
+) -> None:
+    folder = settings.storage.training
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [(20 + (n * 7) % 60, n % 24, 0) for n in range(600)]
+    rows += [(500 + n, 3, 1) for n in range(12)]
+    rows.sort(key=lambda row: (row[0] * 31 + row[1]) % 97)
+    text = "amount,hour,is_fraud\n" + "".join(f"{a},{h},{f}\n" for a, h, f in rows)
+    (folder / "payments.csv").write_text(text)
+    await as_user(client, settings, "olga", "model_owner")
+    order = {"source": "payments", "data": "payments.csv", "algorithm": "xgboost",
+             "label": "is_fraud", "nEstimators": 10, "note": "first cut"}  # fmt: skip
+
+    trained = (await data(client, TRAIN, input=order))["trainModel"]
+
+    assert trained["__typename"] == "ModelTrained", trained
+    assert trained["new"] is True
+    assert trained["modelLine"]["name"] == "payments-xgboost"
+    version = trained["version"]
+    assert (version["algorithm"], version["stage"], version["registeredBy"]) == (
+        "xgboost",
+        "CHAMPION",
+        "olga",
+    )
+    assert trained["modelLine"]["champion"]["version"] == version["version"]
+    assert 0.0 <= version["metrics"]["pr_auc"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"data": "../../etc/passwd"}, "data"),
+        ({"data": "missing.csv"}, "data"),
+        ({"algorithm": "random_forest"}, "algorithm"),
+        ({"alertRate": 0.9}, "alert_rate"),
+        ({"algorithm": "lightgbm"}, "data"),  # no label: a supervised model has nothing to learn
+        ({"pipeline": "name: p\\nsource: payments\\n"}, "pipeline.document"),
+    ],
+)
+async def test_a_training_order_that_cannot_give_a_model_is_refused_naming_the_field(
+    client: AsyncTestClient[Any], settings: Settings, changes: dict[str, Any], field: str
+) -> None:
+    settings.storage.training.mkdir(parents=True, exist_ok=True)
+    (settings.storage.training / "p.csv").write_text("amount,hour\n" + "5,1\n" * 50)
+    await as_user(client, settings, "olga", "model_owner")
+    order = {"source": "payments", "data": "p.csv", **changes}
+
+    refused = (await data(client, TRAIN, input=order))["trainModel"]
+
+    assert refused["__typename"] == "InvalidInputError"
+    assert refused["field"] == field

@@ -17,6 +17,7 @@ from vigil.application.entity_summary import EntitySummaries
 from vigil.application.evidence import CaseFileRow, CommentRow, EvidenceBook
 from vigil.application.label_book import LabelBook, LabelRow
 from vigil.application.model_scores import ComparisonBook
+from vigil.application.model_training import ModelTraining
 from vigil.application.permissions import Principal
 from vigil.application.queues import QueueBoard
 from vigil.application.read_models import ReadModels
@@ -58,6 +59,8 @@ class VigilContext(BaseContext, kw_only=True):
     """Who is asking; None for a request that proved nobody, which every root field refuses."""
     sources: SourceContext | None = None
     """Data-source documents and dead letters; None when the server was built without them."""
+    training: ModelTraining | None = None
+    """Training over the API; None when the server was built without it."""
 
 
 Info = strawberry.Info[VigilContext, None]
@@ -71,6 +74,7 @@ def make_context(
     domain_events: DomainEventFeed | None = None,
     principal: Principal | None = None,
     sources: SourceDesk | None = None,
+    training: ModelTraining | None = None,
 ) -> VigilContext:
     return VigilContext(
         alert_desk=alert_desk,
@@ -93,4 +97,5 @@ def make_context(
         domain_events=domain_events,
         principal=principal,
         sources=None if sources is None else source_context(sources, tenant_id),
+        training=training,
     )

@@ -36,6 +36,10 @@ class StorageSettings(BaseSettings):
     attachment_dir: Path | None = None
     """Case attachments stored by sha256; unset means `<data_dir>/attachments`."""
 
+    training_dir: Path | None = None
+    """The files model owners may train on over the API, by name; unset means
+    `<data_dir>/training`."""
+
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     """The largest file an analyst may attach to a case."""
 
@@ -57,6 +61,10 @@ class StorageSettings(BaseSettings):
     @property
     def attachments(self) -> Path:
         return self.attachment_dir or self.data_dir / "attachments"
+
+    @property
+    def training(self) -> Path:
+        return self.training_dir or self.data_dir / "training"
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for this store."""

@@ -24,6 +24,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from vigil.application.casework import Casework
 from vigil.application.domain_events import DomainEventFeed
+from vigil.application.model_training import ModelTraining
 from vigil.application.permissions import Principal
 from vigil.application.read_models import ReadModels
 from vigil.application.source_desk import SourceDesk
@@ -81,6 +82,8 @@ class WebDeps:
     console's source pages are absent and the GraphQL fields answer with an error."""
     scoring: ScoringEndpoints | None = None
     """REST scoring; without it those routes are absent."""
+    training: ModelTraining | None = None
+    """Training over GraphQL; without it the mutation answers that it is unavailable."""
     on_startup: list[LifespanHook] = field(default_factory=list)
     on_shutdown: list[LifespanHook] = field(default_factory=list)
     debug: bool = False
@@ -191,6 +194,7 @@ def _graphql_controller(deps: WebDeps) -> type:
             deps.domain_events,
             principal,
             deps.sources,
+            deps.training,
         )
 
     # Subscriptions speak both graphql-transport-ws and the older graphql-ws; a browser page
