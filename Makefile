@@ -60,6 +60,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 bench: install-dev services
+	$(BIN)/python benchmarks/onnx_scoring.py
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/window_store.py
