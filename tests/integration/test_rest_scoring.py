@@ -4,6 +4,7 @@ cannot score."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,23 @@ from tests.model_lines import registered
 from vigil.application.casework import Casework
 from vigil.application.data_sources import apply_source
 from vigil.application.detection import ModelCard
+from vigil.application.features import InProcessWindowStore
+from vigil.application.intake import Admission
+from vigil.application.model_lines import move_version
+from vigil.application.realtime_scoring import RealTimeScoring
+from vigil.application.rule_sets import PublishedRules
 from vigil.bootstrap import (
+    build_model_registry,
     build_model_store,
+    build_source_contracts,
 )
+from vigil.domain.model_line import ModelStage
+from vigil.domain.pseudonyms import Pseudonymiser
 from vigil.infrastructure.detector_training import TrainingRequest, train_model
+from vigil.infrastructure.explanations import ArtifactExplainer
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.onnx_detector import OnnxDetector
-from vigil.infrastructure.settings import Settings
+from vigil.infrastructure.settings import Settings, pii_token_key
 from vigil.web.auth import API_KEY_HEADER
 
 PAYMENTS = {
@@ -192,3 +203,32 @@ async def test_explanations_of_a_model_without_them_are_refused_before_scoring(
     problem = await scored(client, "score", body, status=422)
     assert problem["field"] == "include_explanations"
     assert "isolation_forest" in problem["detail"]
+
+
+async def test_a_promotion_reaches_real_time_scoring_within_its_refresh_interval(
+    settings: Settings, desk: Casework, card: ModelCard, boosted: ModelCard
+) -> None:
+    now = [100.0]
+    models = build_model_registry(settings, desk)
+    admission = Admission(
+        build_source_contracts(settings, desk), Pseudonymiser(pii_token_key(settings)), desk.clock
+    )
+    scoring = RealTimeScoring(
+        models, admission, InProcessWindowStore(), PublishedRules(desk),
+        ArtifactExplainer(models.store), refresh_seconds=1.0, monotonic=lambda: now[0],
+    )  # fmt: skip
+    # The forest's artifact as a second version of the boosted line, made its champion below.
+    forest = registered(settings, replace(card, model_line="payments-lightgbm"), TENANT)
+
+    async def deciding_version() -> str:
+        detector, _ = await scoring.score(TENANT, "payments-lightgbm", [payment(1)])
+        return detector.card.version
+
+    assert await deciding_version() == boosted.version
+    move_version(
+        desk, TENANT, "lead", "payments-lightgbm", forest.version, ModelStage.CHAMPION, "swap"
+    )
+    now[0] += 0.5
+    assert await deciding_version() == boosted.version  # read a moment ago: no query yet
+    now[0] += 0.6
+    assert await deciding_version() == forest.version

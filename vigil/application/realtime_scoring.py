@@ -12,7 +12,8 @@ contract refuses leaves no trace in the windows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -26,6 +27,8 @@ from vigil.application.rule_sets import PublishedRules
 from vigil.application.scoring import score_batch
 from vigil.domain.alert import Severity
 from vigil.domain.decision import CompiledRules
+
+REFRESH_SECONDS = 1.0
 
 
 class RecordRefused(Exception):
@@ -92,12 +95,17 @@ class RealTimeScoring:
         windows: WindowStore,
         rules: PublishedRules,
         explainer: Explainer,
+        refresh_seconds: float = REFRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.models = models
         self.admission = admission
         self.windows = windows
         self.rules = rules
         self.explainer = explainer
+        self.refresh_seconds = refresh_seconds
+        self._monotonic = monotonic
+        self._deciders: dict[tuple[str, str], tuple[float, Detector, CompiledRules | None]] = {}
 
     async def score(
         self,
@@ -110,7 +118,7 @@ class RealTimeScoring:
         `explain_top` largest contributions when asked; RecordRefused for the first record that
         cannot be scored; ModelLineNotFound or NoChampion for a line that cannot score;
         ExplanationUnavailable, before anything is scored, for a model without explanations."""
-        detector, rules = await anyio.to_thread.run_sync(self._deciding, tenant_id, model_line)
+        detector, rules = await self._deciding(tenant_id, model_line)
         if explain_top and not self.explainer.explains(detector):
             raise ExplanationUnavailable(detector.card.algorithm)
         envelopes = await self._admitted(tenant_id, detector.card.source, records)
@@ -153,7 +161,19 @@ class RealTimeScoring:
             ]
         return detector, verdicts
 
-    def _deciding(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
+    async def _deciding(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
+        """The line's champion and its source's published rules, read from the event store at
+        most every `refresh_seconds`: a promotion reaches the API within that time, and a
+        request in between costs no query and no thread."""
+        now = self._monotonic()
+        known = self._deciders.get((tenant_id, line))
+        if known is not None and now - known[0] < self.refresh_seconds:
+            return known[1], known[2]
+        detector, rules = await anyio.to_thread.run_sync(self._read_deciders, tenant_id, line)
+        self._deciders[tenant_id, line] = (now, detector, rules)
+        return detector, rules
+
+    def _read_deciders(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
         detector = self.models.line_champion(tenant_id, line)
         return detector, self.rules.deciding(tenant_id, detector.card.source)
 

@@ -23,6 +23,7 @@ from vigil.application.detection import (
 )
 from vigil.application.model_lines import ModelLineDirectory
 from vigil.domain.model_line import ModelLine, ModelVersion
+from vigil.domain.severity import SeverityBands
 from vigil.infrastructure.atomic_files import write_atomically
 from vigil.infrastructure.onnx_detector import OnnxDetector
 
@@ -81,6 +82,7 @@ class OnnxModelRegistry(ModelRegistry):
         self.store = store
         self.threads = threads
         self._detectors: dict[str, OnnxDetector] = {}
+        self._graded: dict[tuple[str, str, SeverityBands], OnnxDetector] = {}
 
     def champions(self, tenant_id: str, source: str) -> Sequence[Detector]:
         found = self.lines.champions(tenant_id, source)
@@ -98,6 +100,12 @@ class OnnxModelRegistry(ModelRegistry):
         return self._detector(found, found.champion)
 
     def _detector(self, line: ModelLine, version: ModelVersion) -> OnnxDetector:
+        # The card is made once per (line, version, bands): it is asked for at every batch and,
+        # over REST, at every request.
+        key = (line.name, version.version, version.bands)
+        graded = self._graded.get(key)
+        if graded is not None:
+            return graded
         card = replace(
             ModelCard.from_json(version.card),
             model_line=line.name,
@@ -111,6 +119,7 @@ class OnnxModelRegistry(ModelRegistry):
         elif detector.card != card:  # the line changed the version's threshold
             detector = detector.with_card(card)
         self._detectors[version.version] = detector
+        self._graded[key] = detector
         return detector
 
 
