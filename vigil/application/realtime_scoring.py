@@ -19,12 +19,13 @@ from typing import Any, Protocol
 
 import anyio
 
+from vigil.application.data_sources import CompiledContract
 from vigil.application.detection import Detector, ModelRegistry, Rejection
 from vigil.application.features import OnlineFeatures, WindowStore
 from vigil.application.intake import Admission, Arrival, Refused
 from vigil.application.records import RecordEnvelope
 from vigil.application.rule_sets import PublishedRules
-from vigil.application.scoring import score_batch
+from vigil.application.scoring import ScoredBatch, score_batch
 from vigil.domain.alert import Severity
 from vigil.domain.decision import CompiledRules
 
@@ -82,8 +83,6 @@ class Verdict:
     model_line: str
     model_version: str
     rule_hits: tuple[str, ...]
-    features: Mapping[str, float]
-    """The model's input by feature name."""
     explanation: list[Contribution] | None = None
 
 
@@ -105,7 +104,7 @@ class RealTimeScoring:
         self.explainer = explainer
         self.refresh_seconds = refresh_seconds
         self._monotonic = monotonic
-        self._deciders: dict[tuple[str, str], tuple[float, Detector, CompiledRules | None]] = {}
+        self._deciders: dict[tuple[str, str], _Deciders] = {}
 
     async def score(
         self,
@@ -118,10 +117,11 @@ class RealTimeScoring:
         `explain_top` largest contributions when asked; RecordRefused for the first record that
         cannot be scored; ModelLineNotFound or NoChampion for a line that cannot score;
         ExplanationUnavailable, before anything is scored, for a model without explanations."""
-        detector, rules = await self._deciding(tenant_id, model_line)
+        deciders = await self._deciding(tenant_id, model_line)
+        detector = deciders.detector
         if explain_top and not self.explainer.explains(detector):
             raise ExplanationUnavailable(detector.card.algorithm)
-        envelopes = await self._admitted(tenant_id, detector.card.source, records)
+        envelopes = self._admitted(tenant_id, deciders.contract, records)
         features = None
         if detector.pipeline is not None:
             online = OnlineFeatures(detector.pipeline, self.windows)
@@ -129,31 +129,16 @@ class RealTimeScoring:
             for index, row in enumerate(features):
                 if isinstance(row.vector, Rejection):
                     raise RecordRefused(index, row.vector.field, row.vector.reason)
-        decided = score_batch(envelopes, detector, {tenant_id: rules}, features)
+        decided = score_batch(envelopes, detector, {tenant_id: deciders.rules}, features)
         if decided.rejections:
             envelope, rejection = decided.rejections[0]
             raise RecordRefused(envelopes.index(envelope), rejection.field, rejection.reason)
-        raised = {d.record_id: d for d in decided.detections}
-        card = detector.card
-        verdicts = []
-        for n, (envelope, score) in enumerate(zip(decided.scored, decided.scores, strict=True)):
-            detection = raised.get(envelope.record_id)
-            vector = _vector(detector, envelope, None if features is None else features[n].vector)
-            verdicts.append(
-                Verdict(
-                    record_id=envelope.record_id,
-                    score=score,
-                    threshold=card.bands.threshold,
-                    decision="pass" if detection is None else "alert",
-                    severity=None if detection is None else detection.severity,
-                    model_line=card.model_line,
-                    model_version=card.version,
-                    rule_hits=() if detection is None else detection.rule_hits,
-                    features=dict(zip(card.features, vector, strict=True)),
-                )
-            )
+        verdicts = _verdicts(detector, decided)
         if explain_top:
-            vectors = [list(v.features.values()) for v in verdicts]
+            vectors = [
+                _vector(detector, envelope, None if features is None else features[n].vector)
+                for n, envelope in enumerate(decided.scored)
+            ]
             explained = self.explainer.explain(detector, vectors, explain_top)
             verdicts = [
                 replace(verdict, explanation=why)
@@ -161,35 +146,65 @@ class RealTimeScoring:
             ]
         return detector, verdicts
 
-    async def _deciding(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
-        """The line's champion and its source's published rules, read from the event store at
-        most every `refresh_seconds`: a promotion reaches the API within that time, and a
+    async def _deciding(self, tenant_id: str, line: str) -> _Deciders:
+        """The line's champion, its source's published rules and contract, read from the stores
+        at most every `refresh_seconds`: a promotion reaches the API within that time, and a
         request in between costs no query and no thread."""
         now = self._monotonic()
         known = self._deciders.get((tenant_id, line))
-        if known is not None and now - known[0] < self.refresh_seconds:
-            return known[1], known[2]
-        detector, rules = await anyio.to_thread.run_sync(self._read_deciders, tenant_id, line)
-        self._deciders[tenant_id, line] = (now, detector, rules)
-        return detector, rules
+        if known is not None and now - known.read_at < self.refresh_seconds:
+            return known
+        read = await anyio.to_thread.run_sync(self._read_deciders, tenant_id, line, now)
+        self._deciders[tenant_id, line] = read
+        return read
 
-    def _read_deciders(self, tenant_id: str, line: str) -> tuple[Detector, CompiledRules | None]:
+    def _read_deciders(self, tenant_id: str, line: str, now: float) -> _Deciders:
         detector = self.models.line_champion(tenant_id, line)
-        return detector, self.rules.deciding(tenant_id, detector.card.source)
+        source = detector.card.source
+        rules = self.rules.deciding(tenant_id, source)
+        return _Deciders(now, detector, rules, self.admission.contracts.contract(tenant_id, source))
 
-    async def _admitted(
-        self, tenant_id: str, source: str, records: Sequence[Mapping[str, Any]]
+    def _admitted(
+        self, tenant_id: str, contract: CompiledContract, records: Sequence[Mapping[str, Any]]
     ) -> list[RecordEnvelope]:
-        admission = self.admission
-        compiled = await anyio.to_thread.run_sync(admission.contracts.contract, tenant_id, source)
-        envelopes = []
+        admission, envelopes = self.admission, []
         for index, record in enumerate(records):
             try:
-                envelopes.append(admission.envelope(tenant_id, compiled, Arrival(record, "api")))
+                envelopes.append(admission.envelope(tenant_id, contract, Arrival(record, "api")))
             except Refused as refused:
                 violation = refused.violation
                 raise RecordRefused(index, violation.field, violation.reason) from None
         return envelopes
+
+
+@dataclass(frozen=True)
+class _Deciders:
+    read_at: float
+    detector: Detector
+    rules: CompiledRules | None
+    contract: CompiledContract
+
+
+def _verdicts(detector: Detector, decided: ScoredBatch) -> list[Verdict]:
+    """A verdict per scored record, in order; decided ones carry their detection's grade."""
+    raised = {d.record_id: d for d in decided.detections}
+    card = detector.card
+    verdicts = []
+    for envelope, score in zip(decided.scored, decided.scores, strict=True):
+        detection = raised.get(envelope.record_id)
+        verdicts.append(
+            Verdict(
+                record_id=envelope.record_id,
+                score=score,
+                threshold=card.bands.threshold,
+                decision="pass" if detection is None else "alert",
+                severity=None if detection is None else detection.severity,
+                model_line=card.model_line,
+                model_version=card.version,
+                rule_hits=() if detection is None else detection.rule_hits,
+            )
+        )
+    return verdicts
 
 
 def _vector(

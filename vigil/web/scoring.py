@@ -4,7 +4,8 @@
 The answer carries each record's score, decision (`alert` or `pass`), severity, threshold and
 the model line and version that decided. A request that is not of that shape, or a record that
 does not fit the source's contract or the model's features, gets a 422 problem naming the field
-(`data.TX_AMOUNT`, `data[3].TX_AMOUNT`); an unknown line or one without a champion a 404.
+(`data.TX_AMOUNT`, `data[3].TX_AMOUNT`); an unknown line, one without a champion, or one
+whose source has no contract (yet), a 404.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 from litestar import Request, Response, Router, post
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_422_UNPROCESSABLE_ENTITY
 
+from vigil.application.data_sources import SourceNotFound
 from vigil.application.detection import NoChampion
 from vigil.application.permissions import Permission, Principal
 from vigil.application.realtime_scoring import (
@@ -86,7 +88,7 @@ async def _answer(
         return problem(
             HTTP_422_UNPROCESSABLE_ENTITY, "No explanations", detail, "include_explanations"
         )
-    except (ModelLineNotFound, NoChampion) as error:
+    except (ModelLineNotFound, NoChampion, SourceNotFound) as error:
         return problem(HTTP_404_NOT_FOUND, "No model to score with", str(error), "model_name")
     except RecordRefused as refused:
         where = f"data[{refused.index}]" if batch else "data"
