@@ -325,7 +325,9 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="run one worker")
-    worker.add_argument("name", choices=["score", "project", "sla", "relay", "ingest", "monitor"])
+    worker.add_argument(
+        "name", choices=["score", "project", "sla", "relay", "ingest", "monitor", "labels"]
+    )
     worker.add_argument("--batch-size", type=int, default=1000)
     worker.set_defaults(handler=cmd_worker)
 
