@@ -23,7 +23,7 @@ def champion(settings: Settings, source: str, tenant_id: str = "default") -> Det
     """The source's one champion, as the score worker loads it."""
     desk = build_alert_desk(settings)
     try:
-        [detector] = build_model_registry(settings, desk).champions(tenant_id, source)
+        [detector] = build_model_registry(settings, desk).scorers(tenant_id, source).champions
     finally:
         desk.close()
     return detector

@@ -57,7 +57,7 @@ def test_a_new_lines_first_version_is_its_champion_and_a_retrained_one_waits(
     first = registered(settings, trained(settings, data, seed=1))
     second = registered(settings, trained(settings, data, seed=2))
 
-    [champion] = registry.champions(TENANT, "payments")
+    [champion] = registry.scorers(TENANT, "payments").champions
     assert (champion.card.version, champion.card.model_line) == (first.version, "payments-iforest")
     [line] = registry.lines.lines(TENANT, "payments")
     assert line.model_version(second.version).stage is ModelStage.REGISTERED
@@ -74,13 +74,17 @@ def test_a_promotion_reaches_a_running_registry_at_its_next_call(
 ) -> None:
     first = registered(settings, trained(settings, data, seed=1))
     second = registered(settings, trained(settings, data, seed=2))
-    assert [d.card.version for d in registry.champions(TENANT, "payments")] == [first.version]
+    assert [d.card.version for d in registry.scorers(TENANT, "payments").champions] == [
+        first.version
+    ]
 
     move_version(
         desk, TENANT, "lead", "payments-iforest", second.version, ModelStage.CHAMPION, "better"
     )
 
-    assert [d.card.version for d in registry.champions(TENANT, "payments")] == [second.version]
+    assert [d.card.version for d in registry.scorers(TENANT, "payments").champions] == [
+        second.version
+    ]
     line = registry.lines.lines(TENANT, "payments")[0]
     assert line.model_version(first.version).stage is ModelStage.REGISTERED
 
@@ -89,12 +93,12 @@ def test_a_changed_threshold_grades_with_the_new_bands_without_reloading_the_mod
     settings: Settings, data: Path, desk: AlertDesk, registry: OnnxModelRegistry
 ) -> None:
     card = registered(settings, trained(settings, data, seed=1))
-    [before] = registry.champions(TENANT, "payments")
+    [before] = registry.scorers(TENANT, "payments").champions
     lower = SeverityBands(card.bands.threshold / 2, card.bands.high, card.bands.critical)
 
     change_threshold(desk, TENANT, "lead", "payments-iforest", card.version, lower, "budget")
 
-    [after] = registry.champions(TENANT, "payments")
+    [after] = registry.scorers(TENANT, "payments").champions
     assert after.card.bands == lower
     assert after.score_vectors([[50.0, 3.0]]) == before.score_vectors([[50.0, 3.0]])
 
@@ -108,9 +112,9 @@ def test_a_demoted_champion_leaves_its_source_without_one_and_its_records_wait(
     )
 
     with pytest.raises(NoChampion, match="'payments'"):
-        registry.champions(TENANT, "payments")
+        registry.scorers(TENANT, "payments")
     with pytest.raises(NoChampion):
-        registry.champions("another-tenant", "payments")
+        registry.scorers("another-tenant", "payments")
 
 
 def test_a_champion_whose_artifact_was_altered_is_refused(
@@ -121,7 +125,7 @@ def test_a_champion_whose_artifact_was_altered_is_refused(
     path.write_bytes(path.read_bytes() + b"\x00")
 
     with pytest.raises(TamperedArtifact):
-        registry.champions(TENANT, "payments")
+        registry.scorers(TENANT, "payments")
 
 
 def test_the_models_commands_promote_by_prefix_and_show_who_did_what(

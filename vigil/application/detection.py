@@ -146,16 +146,21 @@ class Detector(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Scorers:
+    """What scores a source's records: champions decide, shadows are only compared."""
+
+    champions: Sequence[Detector]
+    shadows: Sequence[Detector]
+
+
 class ModelRegistry(Protocol):
     """Where the scoring use case finds the models that currently decide for a source."""
 
-    def champions(self, tenant_id: str, source: str) -> Sequence[Detector]:
+    def scorers(self, tenant_id: str, source: str) -> Scorers:
         """The champion of every model line of the tenant's source, each graded by its line's
-        current bands; raises NoChampion when no line of the source has one."""
-        ...
-
-    def shadows(self, tenant_id: str, source: str) -> Sequence[Detector]:
-        """Every version in shadow on a line of the tenant's source."""
+        current bands, and every version in shadow on those lines, read together; raises
+        NoChampion when no line of the source has a champion."""
         ...
 
     def line_champion(self, tenant_id: str, line: str) -> Detector:

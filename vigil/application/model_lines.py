@@ -10,7 +10,6 @@ restart and without a record scored by neither version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from vigil.domain.model_line import ModelLine, ModelStage, ModelVersion, model_l
 from vigil.domain.severity import SeverityBands
 
 READ_AT_ONCE = 500
+Served = list[tuple[ModelLine, ModelVersion]]
 FIRST_CHAMPION = "the line's first version: nothing decided for it before"
 
 _TOPICS = [
@@ -155,16 +155,14 @@ class ModelLineDirectory:
             raise ModelLineNotFound(name)
         return found
 
-    def shadows(self, tenant_id: str, source: str) -> Sequence[tuple[ModelLine, ModelVersion]]:
-        """Refreshed, then every version in shadow on a line of the source, with its line."""
+    def served(self, tenant_id: str, source: str) -> tuple[Served, Served]:
+        """Refreshed once, then the source's champions (one per line that has one) and every
+        version in shadow on its lines, each with its line."""
         self.refresh()
-        return [(line, v) for line in self.lines(tenant_id, source) for v in line.shadows]
+        lines = self.lines(tenant_id, source)
+        champions = [(line, line.champion) for line in lines if line.champion is not None]
+        return champions, [(line, v) for line in lines for v in line.shadows]
 
-    def champions(self, tenant_id: str, source: str) -> Sequence[tuple[ModelLine, ModelVersion]]:
+    def champions(self, tenant_id: str, source: str) -> Served:
         """Refreshed, then every line of the source that has a champion, with it."""
-        self.refresh()
-        return [
-            (line, line.champion)
-            for line in self.lines(tenant_id, source)
-            if line.champion is not None
-        ]
+        return self.served(tenant_id, source)[0]

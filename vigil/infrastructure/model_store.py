@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from vigil.application.detection import (
     ModelCard,
     ModelRegistry,
     NoChampion,
+    Scorers,
     TamperedArtifact,
 )
 from vigil.application.model_lines import ModelLineDirectory
@@ -84,14 +84,14 @@ class OnnxModelRegistry(ModelRegistry):
         self._detectors: dict[str, OnnxDetector] = {}
         self._graded: dict[tuple[str, str, SeverityBands], OnnxDetector] = {}
 
-    def champions(self, tenant_id: str, source: str) -> Sequence[Detector]:
-        found = self.lines.champions(tenant_id, source)
-        if not found:
+    def scorers(self, tenant_id: str, source: str) -> Scorers:
+        champions, shadows = self.lines.served(tenant_id, source)
+        if not champions:
             raise NoChampion(source)
-        return [self._detector(line, version) for line, version in found]
-
-    def shadows(self, tenant_id: str, source: str) -> Sequence[Detector]:
-        return [self._detector(line, v) for line, v in self.lines.shadows(tenant_id, source)]
+        return Scorers(
+            [self._detector(line, version) for line, version in champions],
+            [self._detector(line, version) for line, version in shadows],
+        )
 
     def line_champion(self, tenant_id: str, line: str) -> Detector:
         found = self.lines.line(tenant_id, line)

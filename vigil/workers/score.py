@@ -233,9 +233,9 @@ class ScoreWorker:
     ) -> tuple[Sequence[Detector], Sequence[Detector], dict[str, CompiledRules | None]]:
         """The source's champions and shadows and the tenant's published rules, read from the
         stores for every batch: a promotion or a publication takes effect on the next one."""
-        champions = self.models.champions(tenant_id, source)
-        shadows = self.models.shadows(tenant_id, source)
-        return champions, shadows, {tenant_id: self.rules.deciding(tenant_id, source)}
+        scorers = self.models.scorers(tenant_id, source)
+        rules = {tenant_id: self.rules.deciding(tenant_id, source)}
+        return scorers.champions, scorers.shadows, rules
 
 
 def _letter(
