@@ -39,7 +39,12 @@ IDENTIFIER = re.compile(r"(?:^|[_\-\s])[iI][dD]$|[a-z]I[dD]$")
 
 
 class TrainingError(ValueError):
-    """A training request that cannot give a trustworthy model; the message says which column."""
+    """A training request that cannot give a trustworthy model; the message says which column,
+    `field` which part of the request (`data` unless a setting of its own is at fault)."""
+
+    def __init__(self, message: str, field: str = "data") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -246,17 +251,21 @@ def _requested_features(frame: pd.DataFrame, request: TrainingRequest) -> list[s
 
 def _check_request(request: TrainingRequest) -> None:
     if not 0 < request.alert_rate < 0.5:
-        raise TrainingError(f"alert rate {request.alert_rate} must be between 0 and 0.5")
+        raise TrainingError(
+            f"alert rate {request.alert_rate} must be between 0 and 0.5", "alert_rate"
+        )
     if request.rows is not None and request.rows < MIN_ROWS:
-        raise TrainingError(f"rows {request.rows} must be at least {MIN_ROWS}")
+        raise TrainingError(f"rows {request.rows} must be at least {MIN_ROWS}", "rows")
     if request.n_estimators is not None and request.n_estimators < 1:
-        raise TrainingError(f"n_estimators {request.n_estimators} must be at least 1")
+        raise TrainingError(
+            f"n_estimators {request.n_estimators} must be at least 1", "n_estimators"
+        )
     if request.algorithm not in LINE_SUFFIXES:
         raise TrainingError(
-            f"algorithm {request.algorithm!r} is not one of {', '.join(ALGORITHMS)}"
+            f"algorithm {request.algorithm!r} is not one of {', '.join(ALGORITHMS)}", "algorithm"
         )
     if not 0 <= request.holdout < 1:
-        raise TrainingError(f"hold-out {request.holdout} must be at least 0 and below 1")
+        raise TrainingError(f"hold-out {request.holdout} must be at least 0 and below 1", "holdout")
 
 
 def _read_frame(request: TrainingRequest) -> pd.DataFrame:

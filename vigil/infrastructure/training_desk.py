@@ -28,7 +28,6 @@ from vigil.infrastructure.detector_training import (
 from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.record_files import MalformedRecordFile
 from vigil.infrastructure.record_readers import read_record_file
-from vigil.infrastructure.training.trainers import ALGORITHMS
 from vigil.infrastructure.yaml_documents import DocumentError, load_documents
 
 
@@ -96,7 +95,6 @@ class TrainingDesk:
         self.folder = folder
 
     async def train(self, tenant_id: str, actor: str, order: TrainingOrder) -> Registered:
-        _check(order)
         data = self._data(order.data)
         request = TrainingRequest(
             source=order.source,
@@ -123,7 +121,10 @@ class TrainingDesk:
                 )
         except DocumentError as error:
             raise InvalidCommand(f"pipeline.{error.field or 'document'}", str(error)) from None
-        except (TrainingError, MalformedRecordFile) as error:
+        except TrainingError as error:
+            reason = str(error).replace(f"{self.folder}/", "")
+            raise InvalidCommand(error.field, reason) from None
+        except MalformedRecordFile as error:
             raise InvalidCommand("data", str(error).replace(f"{self.folder}/", "")) from None
         return await anyio.to_thread.run_sync(
             register_version, self.desk, tenant_id, actor, card, order.note
@@ -137,15 +138,3 @@ class TrainingDesk:
         if not path.is_file():
             raise InvalidCommand("data", f"{name!r} is not in the training folder")
         return path
-
-
-def _check(order: TrainingOrder) -> None:
-    """The order's numbers and names, each refused with its own field."""
-    if order.algorithm not in ALGORITHMS:
-        raise InvalidCommand("algorithm", f"is not one of {', '.join(ALGORITHMS)}")
-    if not 0 < order.alert_rate < 0.5:
-        raise InvalidCommand("alert_rate", "must be between 0 and 0.5")
-    if not 0 <= order.holdout < 1:
-        raise InvalidCommand("holdout", "must be at least 0 and below 1")
-    if order.n_estimators is not None and order.n_estimators < 1:
-        raise InvalidCommand("n_estimators", "must be at least 1")
