@@ -49,8 +49,8 @@ class BatchReport:
 
 @dataclass
 class SourceBatch:
-    """One tenant's source's records of a batch, a champion to score them and the features it
-    reads; a source with several model lines has one of these for each line's champion."""
+    """One tenant's source's records of a batch, a model to score them and the features it
+    reads: one of these for each champion of the source's lines and each version in shadow."""
 
     source: str
     items: list[tuple[Delivery, RecordEnvelope]]
@@ -58,10 +58,10 @@ class SourceBatch:
     rules: dict[str, CompiledRules | None]
     """The tenant's published rules for the source, None where it has none."""
     features: list[FeatureRow] | None
+    group: tuple[str, str]
+    """(tenant, source): the SourceBatches of one group share their records."""
     stage: str = CHAMPION
     """A shadow's records are scored and their scores kept; it raises nothing."""
-    group: tuple[str, str] = ("", "")
-    """(tenant, source): the SourceBatches of one group share their records."""
 
 
 @dataclass
@@ -172,7 +172,7 @@ class ScoreWorker:
                     online = OnlineFeatures(pipeline, self.windows)
                     features[id(pipeline)] = await online.of_envelopes(envelopes)
                 rows = None if pipeline is None else features[id(pipeline)]
-                work = SourceBatch(source, items, detector, rules, rows, stage, (tenant_id, source))
+                work = SourceBatch(source, items, detector, rules, rows, (tenant_id, source), stage)
                 batch.sources.append(work)
         return batch
 
