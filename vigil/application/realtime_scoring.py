@@ -4,10 +4,13 @@ A record scored here goes the way an ingested one goes, minus the stream: checke
 model's source contract and tokenised (Admission), its window features computed in the window
 store, which remembers it (so the entity's next record sees it, and the same record ingested
 later counts once), scored by the line's champion, and decided with the tenant's published
-rules. Nothing is raised: the caller decides what to do with the answer.
+rules. Nothing is raised: the caller decides what to do with the answer. The champion, the rules
+and the contract are read at most every `refresh_seconds` (a second), so a promotion reaches
+the API within that time and a request in between reads no store.
 
 Every record of a request is admitted before any is scored, so a request with a record the
-contract refuses leaves no trace in the windows.
+contract refuses leaves no trace in the windows. One the pipeline cannot make features of (a
+field it needs is null, say) is refused after the windows have seen the request's records.
 """
 
 from __future__ import annotations
