@@ -19,6 +19,7 @@ from vigil.domain.errors import (
     AlreadyTaken,
     InvalidCommand,
 )
+from vigil.domain.stamps import event_stamp
 from vigil.domain.tags import with_tag, without_tag
 from vigil.domain.text import bounded_text, required_text
 
@@ -277,11 +278,7 @@ class Alert(Aggregate):
         return {name: self.record[name] for name in asked}
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
+        return event_stamp(self.tenant_id, actor, at)
 
     # Events -----------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from vigil.domain.errors import (
     IllegalTransition,
     InvalidCommand,
 )
+from vigil.domain.stamps import event_stamp
 from vigil.domain.tags import with_tag, without_tag
 from vigil.domain.text import bounded_text, required_text
 
@@ -231,11 +232,7 @@ class Case(Aggregate):
         )
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
+        return event_stamp(self.tenant_id, actor, at)
 
     # Events -----------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 from vigil.domain.case import Disposition
 from vigil.domain.errors import InvalidCommand, LabelNotApplied
+from vigil.domain.stamps import event_stamp
 from vigil.domain.text import required_text
 
 LABEL_NAMESPACE = UUID("3b8e4f1a-2c6d-5a7e-9f0b-1d2c3e4f5a6b")
@@ -122,11 +123,7 @@ class Label(Aggregate):
         )
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
+        return event_stamp(self.tenant_id, actor, at)
 
     class Applied(Event):
         verdict: str

@@ -31,6 +31,7 @@ from vigil.domain.errors import (
     ModelVersionNotFound,
 )
 from vigil.domain.severity import SeverityBands
+from vigil.domain.stamps import event_stamp
 from vigil.domain.text import bounded_text, required_text
 
 MODEL_LINE_NAMESPACE = UUID("5b1f0c9e-2d4a-5e8b-9c7f-3a6d1e0b8f42")
@@ -220,14 +221,7 @@ class ModelLine(Aggregate):
         )
 
     def _stamp(self, actor: str, at: datetime, reason: str | None = None) -> dict[str, Any]:
-        stamp: dict[str, Any] = {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
-        if reason is not None:
-            stamp["reason"] = required_text("reason", reason)
-        return stamp
+        return event_stamp(self.tenant_id, actor, at, reason)
 
     def _move(self, version: str, stage: ModelStage) -> None:
         self.versions[version] = replace(self.versions[version], stage=stage)

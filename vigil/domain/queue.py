@@ -20,6 +20,7 @@ from vigil.domain.alert import Severity
 from vigil.domain.case_workflow import Priority
 from vigil.domain.errors import InvalidCommand
 from vigil.domain.rule_set import rule_name
+from vigil.domain.stamps import event_stamp
 from vigil.domain.text import required_text
 
 QUEUE_NAMESPACE = UUID("9c4a7d2e-1b3f-5e6a-8d9c-0f1e2d3c4b5a")
@@ -240,11 +241,7 @@ class Queue(Aggregate):
         self.members = tuple(members)
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
+        return event_stamp(self.tenant_id, actor, at)
 
     class Redefined(Event):
         criteria: dict[str, list[str]]

@@ -27,6 +27,7 @@ from vigil.domain.errors import (
     RuleVersionNotFound,
 )
 from vigil.domain.rule_syntax import parse
+from vigil.domain.stamps import event_stamp
 from vigil.domain.text import bounded_text, required_text
 
 RULE_SET_NAMESPACE = UUID("3e8b5f1a-7c2d-5a9e-b4f6-1d0c9e8a7b6c")
@@ -263,14 +264,7 @@ class RuleSet(Aggregate):
         )
 
     def _stamp(self, actor: str, at: datetime, reason: str | None = None) -> dict[str, Any]:
-        stamp: dict[str, Any] = {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
-        if reason is not None:
-            stamp["reason"] = required_text("reason", reason)
-        return stamp
+        return event_stamp(self.tenant_id, actor, at, reason)
 
     def _move(self, number: int, stage: Stage) -> None:
         self.versions[number] = replace(self.versions[number], stage=stage)

@@ -42,6 +42,7 @@ from vigil.domain.errors import (
     UserDisabled,
     UserNotDisabled,
 )
+from vigil.domain.stamps import event_stamp
 from vigil.domain.text import bounded_text, required_text
 
 USER_NAMESPACE = UUID("5b1e7c3a-2d4f-5a8b-9c6e-7f0a1b2c3d4e")
@@ -280,11 +281,7 @@ class User(Aggregate):
         return not self.disabled and issued_at >= valid_from
 
     def _stamp(self, actor: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "actor": required_text("actor", actor),
-            "timestamp": at,
-        }
+        return event_stamp(self.tenant_id, actor, at)
 
     # Events -----------------------------------------------------------------------------------
 
