@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from litestar import Litestar
-from litestar.routes import HTTPRoute
+from litestar.routes import ASGIRoute, HTTPRoute
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,17 @@ def app_routes(app: Litestar, where: Callable[[str], bool]) -> Iterator[AppRoute
     """Every method of every route whose path `where` accepts; HEAD and OPTIONS are the
     framework's own."""
     for route in app.routes:
-        if isinstance(route, HTTPRoute) and where(route.path):
+        if not where(route.path):
+            continue
+        if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
                 for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
                     yield AppRoute(method, route.path)
+        elif isinstance(route, ASGIRoute):
+            # A route that answers its ASGI calls itself names its methods in its options, so
+            # that it cannot slip past the matrices.
+            methods = route.route_handler.opt.get("http_methods")
+            if not methods:
+                raise ValueError(f"the ASGI route {route.path} declares no http_methods")
+            for method in methods:
+                yield AppRoute(method, route.path)

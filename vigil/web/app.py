@@ -38,7 +38,7 @@ from vigil.web.errors import exception_handlers
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
 from vigil.web.ingest import IngestEndpoints, ingest_router
-from vigil.web.scoring import ScoringEndpoints, scoring_router
+from vigil.web.scoring import ScoringEndpoints, scoring_routes
 from vigil.web.source_pages import source_pages
 
 HERE = Path(__file__).parent
@@ -120,7 +120,7 @@ def create_app(deps: WebDeps) -> Litestar:
     if deps.ingest is not None:
         handlers.append(ingest_router(deps.ingest))
     if deps.scoring is not None:
-        handlers.append(scoring_router(deps.scoring))
+        handlers.extend(scoring_routes(deps.scoring))
     if deps.sources is not None:
         handlers.append(source_pages(deps.sources, deps.read_models.source_catalogue))
     authentication = DefineMiddleware(

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from litestar.types import ASGIApp, Guard
+from litestar.types import ASGIApp, Guard, Scope
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.identity import (
@@ -160,7 +160,8 @@ class ApiAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        principal = await principal_of(connection.headers, self.desk, self.identity, self.recent)
+        credentials = _credential_headers(connection.scope)
+        principal = await principal_of(credentials, self.desk, self.identity, self.recent)
         session = connection.scope.get("session")
         if principal is None and isinstance(session, dict):
             principal = await self._signed_in(session)
@@ -183,6 +184,19 @@ class ApiAuthentication(AbstractAuthenticationMiddleware):
         return await _remembered(
             self.recent, credential, session_principal, self.desk, tenant, user_id, since, "session"
         )
+
+
+_CREDENTIAL_HEADERS = (b"authorization", API_KEY_HEADER.encode())
+
+
+def _credential_headers(scope: Scope) -> dict[str, str]:
+    """The headers credentials come in, read from the scope's raw list (ASGI lowercases names):
+    Litestar's `connection.headers` would decode and index every header of every request."""
+    return {
+        name.decode(): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in _CREDENTIAL_HEADERS
+    }
 
 
 def session_login(session: dict[str, Any]) -> tuple[str, str, datetime] | None:
@@ -208,11 +222,16 @@ def requires(*permissions: Permission) -> Guard:
         principal = principal_in(connection)
         if principal is None:
             raise NotAuthorizedException(SIGN_IN)
-        for permission in permissions:
-            if not principal.may(permission):
-                raise PermissionDeniedException(f"this needs the permission {permission}")
+        check_permissions(principal, permissions)
 
     return guard
+
+
+def check_permissions(principal: Principal, permissions: Sequence[Permission]) -> None:
+    """PermissionDeniedException (403) naming the first of the permissions the caller lacks."""
+    for permission in permissions:
+        if not principal.may(permission):
+            raise PermissionDeniedException(f"this needs the permission {permission}")
 
 
 @dataclass(frozen=True)

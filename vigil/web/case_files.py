@@ -53,12 +53,18 @@ class CaseFileStorage:
 
 
 def problem(status: int, title: str, detail: str, field: str | None = None) -> Response[Any]:
+    """An RFC 9457 problem document as a response."""
+    body = problem_document(status, title, detail, field)
+    return Response(body, status_code=status, media_type="application/problem+json")
+
+
+def problem_document(status: int, title: str, detail: str, field: str | None) -> dict[str, Any]:
     """An RFC 9457 problem document; `field` names the part of the request at fault."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     if field is not None:
         body["field"] = field
-    return Response(body, status_code=status, media_type="application/problem+json")
+    return body
 
 
 def case_file_router(desk: Casework, files: CaseFileStorage) -> Router:
