@@ -211,6 +211,8 @@ def test_bad_records_are_rejected_without_spoiling_the_batch(
         "not a finite number",
     ]
     assert all(isinstance(r, Rejection) and r.field == "TX_AMOUNT" for r in mixed[1:6])
+    # A record scored alone (a REST call) is checked the same way.
+    assert [detector.score([record])[0] for record in [good[0], *bad, *good[1:]]] == mixed
     assert isinstance(clean[1], float)
     assert clean[1] > card.bands.critical  # 2,500 is far beyond the slice's amounts
 

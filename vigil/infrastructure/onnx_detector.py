@@ -69,6 +69,13 @@ class OnnxDetector:
         """One score or Rejection per record, in order; higher is more anomalous."""
         if not records:
             return []
+        if len(records) == 1:
+            # One record (a REST call): checked field by field, as a refused batch is, which
+            # costs less than numpy's inference of a matrix's type and its checks.
+            row, rejection = self._validated_row(records[0])
+            if rejection is not None:
+                return [rejection]
+            return self._run(np.array([row], dtype=np.float32)).tolist()
         matrix = self._fast_matrix(records)
         if matrix is None:
             return self._score_with_rejections(records)
