@@ -521,11 +521,12 @@ def build_realtime_scoring(
 
 
 def build_training_desk(settings: Settings, desk: AlertDesk) -> TrainingDesk:
-    """Training over the API on the files of the training folder."""
+    """Training jobs over the API on the files of the training folder, one at a time, each in a
+    process of its own; `start` and `close` belong in the app's start-up and shutdown."""
     return TrainingDesk(
         desk,
         build_source_contracts(settings, desk),
-        Pseudonymiser(pii_token_key(settings)),
+        pii_token_key(settings),
         build_model_store(settings),
         settings.storage.training,
     )
@@ -545,6 +546,7 @@ def build_web_app(settings: Settings) -> Litestar:
     identity = build_identity(settings)
     ingest = WebIntake(settings, desk)
     scoring, close_scoring = build_realtime_scoring(settings, desk)
+    training = build_training_desk(settings, desk)
     deps = WebDeps(
         alert_desk=desk,
         read_models=build_read_models(settings, engine),
@@ -555,10 +557,11 @@ def build_web_app(settings: Settings) -> Litestar:
         ingest=ingest.endpoints,
         sources=ingest.sources,
         scoring=scoring,
-        training=build_training_desk(settings, desk),
+        training=training,
         # The heap is settled last, once everything the server keeps is loaded.
-        on_startup=[upgrade_schema, live.start, ingest.start, settle_heap],
+        on_startup=[upgrade_schema, live.start, ingest.start, training.start, settle_heap],
         on_shutdown=[
+            training.close,
             live.stop,
             ingest.stop,
             close_scoring,

@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.graphql_client import TENANT, data, graphql
 from tests.integration.conftest import api_key_of
+from tests.integration.training_service import (
+    TRAIN,
+    ended_job,
+    payments_file,
+    payments_registered,
+)
 from tests.model_lines import registered
 from vigil.application.detection import ModelCard
 from vigil.application.model_scores import ComparisonCount
@@ -230,43 +236,37 @@ async def test_a_labelled_version_advises_the_threshold_of_least_expected_cost(
     assert refused["errors"][0]["extensions"]["field"] == "reviewCost"
 
 
-TRAIN = """
-mutation Train($input: TrainModelInput!) {
-  trainModel(input: $input) {
-    __typename
-    ... on ModelTrained { new modelLine { name champion { version } }
-                          version { version algorithm stage metrics registeredBy } }
-    ... on InvalidInputError { field message }
-  }
+LINE_VERSIONS = """
+query Line($name: String!) {
+  modelLine(name: $name) { champion { version }
+                           versions { version algorithm stage metrics registeredBy note } }
 }"""
 
 
 async def test_a_model_owner_trains_a_model_on_a_file_of_the_training_folder(
     client: AsyncTestClient[Any], settings: Settings
 ) -> None:
-    folder = settings.storage.training
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [(20 + (n * 7) % 60, n % 24, 0) for n in range(600)]
-    rows += [(500 + n, 3, 1) for n in range(12)]
-    rows.sort(key=lambda row: (row[0] * 31 + row[1]) % 97)
-    text = "amount,hour,is_fraud\n" + "".join(f"{a},{h},{f}\n" for a, h, f in rows)
-    (folder / "payments.csv").write_text(text)
+    payments_registered(settings)
+    payments_file(settings, "payments.csv")
     await as_user(client, settings, "olga", "model_owner")
     order = {"source": "payments", "data": "payments.csv", "algorithm": "xgboost",
              "label": "is_fraud", "nEstimators": 10, "note": "first cut"}  # fmt: skip
 
-    trained = (await data(client, TRAIN, input=order))["trainModel"]
+    started = (await data(client, TRAIN, input=order))["trainModel"]
 
-    assert trained["__typename"] == "ModelTrained", trained
-    assert trained["new"] is True
-    assert trained["modelLine"]["name"] == "payments-xgboost"
-    version = trained["version"]
+    assert started["__typename"] == "TrainingJob", started
+    assert (started["status"], started["modelLine"]) == ("QUEUED", "payments-xgboost")
+    job = await ended_job(client, started["id"])
+    assert (job["status"], job["error"], job["newVersion"]) == ("SUCCEEDED", None, True)
+    line = (await data(client, LINE_VERSIONS, name="payments-xgboost"))["modelLine"]
+    [version] = line["versions"]
+    assert version["version"] == job["version"] == line["champion"]["version"]
     assert (version["algorithm"], version["stage"], version["registeredBy"]) == (
         "xgboost",
         "CHAMPION",
         "olga",
     )
-    assert trained["modelLine"]["champion"]["version"] == version["version"]
+    assert version["note"] == "first cut"
     assert 0.0 <= version["metrics"]["pr_auc"] <= 1.0
 
 
@@ -277,13 +277,17 @@ async def test_a_model_owner_trains_a_model_on_a_file_of_the_training_folder(
         ({"data": "missing.csv"}, "data"),
         ({"algorithm": "random_forest"}, "algorithm"),
         ({"alertRate": 0.9}, "alert_rate"),
-        ({"algorithm": "lightgbm"}, "data"),  # no label: a supervised model has nothing to learn
+        ({"holdout": 1.5}, "holdout"),
+        ({"algorithm": "lightgbm"}, "label"),  # no label: a supervised model has nothing to learn
+        ({"label": "is_fraud"}, "label"),  # not a column of the file
+        ({"modelLine": "no spaces"}, "model_line"),
         ({"pipeline": "name: p\\nsource: payments\\n"}, "pipeline.document"),
     ],
 )
 async def test_a_training_order_that_cannot_give_a_model_is_refused_naming_the_field(
     client: AsyncTestClient[Any], settings: Settings, changes: dict[str, Any], field: str
 ) -> None:
+    payments_registered(settings)
     settings.storage.training.mkdir(parents=True, exist_ok=True)
     (settings.storage.training / "p.csv").write_text("amount,hour\n" + "5,1\n" * 50)
     await as_user(client, settings, "olga", "model_owner")

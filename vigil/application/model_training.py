@@ -1,34 +1,44 @@
 """Training as a use case for the API: a model owner names a data file the install keeps for
-training, an algorithm and, optionally, a feature pipeline; the trained version is registered on
-its line with who asked for it."""
+training, an algorithm and, optionally, a feature pipeline; the order is checked at once and
+trained as a job, whose stages and end are recorded on it, and the trained version is registered
+on its line with who asked for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+from uuid import UUID
 
-from vigil.application.model_lines import Registered
+from vigil.domain.training_job import TrainingJob, TrainingOrder
+
+__all__ = ["ModelTraining", "TrainingOrder", "TrainingStage"]
 
 
-@dataclass(frozen=True)
-class TrainingOrder:
-    source: str
-    data: str
-    """A file's name in the install's training folder (`VIGIL_TRAINING_DIR`)."""
-    algorithm: str = "isolation_forest"
-    label: str | None = None
-    model_line: str | None = None
-    pipeline: str | None = None
-    """A feature pipeline document (YAML) whose features the model reads."""
-    alert_rate: float = 0.005
-    holdout: float = 0.2
-    n_estimators: int | None = None
-    note: str = ""
+class TrainingStage(StrEnum):
+    """The stages a job reports, in the order it reaches them."""
+
+    STARTING = "starting the training process"
+    COMPUTING_FEATURES = "computing features"
+    """A pipeline's features of the file's records, as the score worker computes them."""
+    FITTING = "fitting, evaluating on the hold-out, checking ONNX parity"
+    """Reading the file's rows (without a pipeline), fitting on them, scoring the hold-out with
+    the exported artifact, and checking it against the library's own scores."""
+    REGISTERING = "registering"
 
 
 class ModelTraining(Protocol):
-    async def train(self, tenant_id: str, actor: str, order: TrainingOrder) -> Registered:
-        """Trains, evaluates, stores and registers; InvalidCommand naming the field of an order
-        that cannot give a trustworthy model (a file that is not there, a column that is not
-        in it, labels of one class), SourceNotFound for a pipeline of an unknown source."""
+    async def request(self, tenant_id: str, actor: str, order: TrainingOrder) -> TrainingJob:
+        """Checks the order and starts its job, returned queued at once. InvalidCommand naming
+        the field of an order that is refused before any training (a file that is not in the
+        folder, an unknown algorithm, a supervised one without a label, a pipeline that does
+        not parse), SourceNotFound for a source the tenant has not registered. What only
+        training finds (labels of one class, a column of text) fails the job instead."""
+        ...
+
+    async def job(self, tenant_id: str, job_id: UUID) -> TrainingJob | None:
+        """The tenant's job as it stands; None for none, and for another tenant's."""
+        ...
+
+    async def jobs(self, tenant_id: str, first: int) -> list[TrainingJob]:
+        """The tenant's latest `first` jobs, the most recently requested first."""
         ...

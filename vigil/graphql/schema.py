@@ -31,7 +31,7 @@ from vigil.graphql.labels.queries import LabelQueries
 from vigil.graphql.models.advice import AdviceQueries
 from vigil.graphql.models.mutations import ModelMutations
 from vigil.graphql.models.queries import ModelQueries
-from vigil.graphql.models.training import TrainingMutations
+from vigil.graphql.models.training import TrainingMutations, TrainingQueries
 from vigil.graphql.queues.mutations import QueueMutations
 from vigil.graphql.queues.queries import QueueQueries
 from vigil.graphql.rules.mutations import RuleMutations
@@ -63,6 +63,7 @@ class Query(
     LabelQueries,
     EntityQueries,
     ModelQueries,
+    TrainingQueries,
     AdviceQueries,
     QueueQueries,
     RuleQueries,

@@ -1,22 +1,33 @@
-"""Training a model over GraphQL: a model owner names a file of the training folder, an
-algorithm and, optionally, a feature pipeline; the answer is the version as registered. The
-request lasts as long as the training does (seconds to a few minutes)."""
+"""Training a model over GraphQL, as a job: a model owner names a file of the training folder,
+an algorithm and, optionally, a feature pipeline; the order is checked at once and the job
+answered queued, to be followed by `trainingJob(id)` until it has succeeded (with the version
+it registered) or failed (with the field at fault and why)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from vigil.application.data_sources import SourceNotFound
-from vigil.application.model_training import TrainingOrder
 from vigil.application.permissions import Permission
+from vigil.domain import training_job as domain
 from vigil.domain.errors import InvalidCommand
+from vigil.graphql.alerts.queries import invalid_argument, parse_id
 from vigil.graphql.cases.mutations import NotFoundError
 from vigil.graphql.context import Info
 from vigil.graphql.errors import Error, InvalidInputError
-from vigil.graphql.models.types import ModelLine, ModelVersion
 from vigil.graphql.permissions import needs
+
+MAX_JOBS = 100
+
+TrainingJobStatus = domain.TrainingStatus
+strawberry.enum(
+    TrainingJobStatus,
+    name="TrainingJobStatus",
+    description="Queued until a training slot is free; a job ends once, succeeded or failed.",
+)
 
 
 @strawberry.input
@@ -37,11 +48,77 @@ class TrainModelInput:
     note: str = ""
 
 
-@strawberry.type(description="Trained, evaluated on its hold-out, stored and registered.")
-class ModelTrained:
-    model_line: ModelLine
-    version: ModelVersion
-    new: bool = strawberry.field(description="False when the line held these bytes already.")
+@strawberry.type(description="A stage a training job reached, and when.")
+class TrainingJobStage:
+    stage: str
+    at: datetime
+
+
+@strawberry.type(description="Why a training job failed.")
+class TrainingFailure:
+    field: str | None = strawberry.field(
+        description="The part of the order at fault; null when the order is not to blame "
+        "(the server stopped while it trained)."
+    )
+    message: str
+
+
+@strawberry.type(description="An order to train a model, and what became of it.")
+class TrainingJob:
+    id: strawberry.ID
+    status: TrainingJobStatus
+    stage: str | None = strawberry.field(description="The latest stage reached.")
+    stages: list[TrainingJobStage] = strawberry.field(description="Every stage, oldest first.")
+    requested_by: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    source: str
+    data: str
+    algorithm: str
+    label: str | None
+    model_line: str = strawberry.field(description="The line the version is registered on.")
+    pipeline: str | None = strawberry.field(description="The pipeline document, as given.")
+    alert_rate: float
+    holdout: float
+    n_estimators: int | None
+    note: str
+    error: TrainingFailure | None = strawberry.field(description="Why it failed, once failed.")
+    version: str | None = strawberry.field(
+        description="The registered artifact's sha256, once succeeded; read it on its line."
+    )
+    new_version: bool | None = strawberry.field(
+        description="False when the line held these bytes already."
+    )
+
+    @classmethod
+    def from_aggregate(cls, job: domain.TrainingJob) -> TrainingJob:
+        order, failure = job.order, job.failure
+        return cls(
+            id=strawberry.ID(str(job.id)),
+            status=job.status,
+            stage=job.stage,
+            stages=[TrainingJobStage(stage=s.stage, at=s.at) for s in job.stages],
+            requested_by=job.requested_by,
+            requested_at=job.requested_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            source=order.source,
+            data=order.data,
+            algorithm=order.algorithm,
+            label=order.label,
+            model_line=order.model_line or "",
+            pipeline=order.pipeline,
+            alert_rate=order.alert_rate,
+            holdout=order.holdout,
+            n_estimators=order.n_estimators,
+            note=order.note,
+            error=None
+            if failure is None
+            else TrainingFailure(field=failure.field, message=failure.reason),
+            version=job.registered_version,
+            new_version=job.new_version,
+        )
 
 
 @strawberry.type(description="This server was started without training.")
@@ -50,7 +127,7 @@ class TrainingUnavailableError(Error):
 
 
 TrainModelResult = Annotated[
-    ModelTrained | InvalidInputError | NotFoundError | TrainingUnavailableError,
+    TrainingJob | InvalidInputError | NotFoundError | TrainingUnavailableError,
     strawberry.union("TrainModelResult"),
 ]
 
@@ -59,14 +136,15 @@ TrainModelResult = Annotated[
 class TrainingMutations:
     @strawberry.mutation(
         extensions=needs(Permission.MODELS_TRAIN),
-        description="Trains a model of one of the five algorithms and registers the version on "
-        "its line; a line's first version becomes its champion.",
+        description="Checks the order and starts a job training a model of one of the five "
+        "algorithms, answered queued at once; once trained, the version is registered on its "
+        "line, and a line's first version becomes its champion.",
     )
     async def train_model(self, info: Info, input: TrainModelInput) -> TrainModelResult:
         ctx = info.context
         if ctx.training is None:
             return TrainingUnavailableError(message="this server trains no models")
-        order = TrainingOrder(
+        order = domain.TrainingOrder(
             source=input.source,
             data=input.data,
             algorithm=input.algorithm,
@@ -79,13 +157,36 @@ class TrainingMutations:
             note=input.note,
         )
         try:
-            registered = await ctx.training.train(ctx.tenant_id, ctx.actor, order)
+            job = await ctx.training.request(ctx.tenant_id, ctx.actor, order)
         except SourceNotFound as error:
             return NotFoundError(id=strawberry.ID(error.name), message=str(error))
         except InvalidCommand as error:
             return InvalidInputError(field=error.field, message=error.reason)
-        return ModelTrained(
-            model_line=ModelLine.from_aggregate(registered.line),
-            version=ModelVersion.from_domain(registered.version),
-            new=registered.new,
-        )
+        return TrainingJob.from_aggregate(job)
+
+
+@strawberry.type
+class TrainingQueries:
+    @strawberry.field(
+        extensions=needs(Permission.MODELS_READ),
+        description="One training job of the tenant; null if it has none of that id.",
+    )
+    async def training_job(self, info: Info, id: strawberry.ID) -> TrainingJob | None:
+        ctx, job_id = info.context, parse_id(id)
+        if ctx.training is None or job_id is None:
+            return None
+        job = await ctx.training.job(ctx.tenant_id, job_id)
+        return None if job is None else TrainingJob.from_aggregate(job)
+
+    @strawberry.field(
+        extensions=needs(Permission.MODELS_READ),
+        description="The tenant's latest training jobs, the most recently requested first.",
+    )
+    async def training_jobs(self, info: Info, first: int = 20) -> list[TrainingJob]:
+        if not 1 <= first <= MAX_JOBS:
+            raise invalid_argument("first", f"must be between 1 and {MAX_JOBS}, got {first}")
+        ctx = info.context
+        if ctx.training is None:
+            return []
+        jobs = await ctx.training.jobs(ctx.tenant_id, first)
+        return [TrainingJob.from_aggregate(job) for job in jobs]
