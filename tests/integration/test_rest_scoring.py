@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -196,13 +197,41 @@ async def test_a_tree_models_answer_explains_the_score_with_its_largest_contribu
     assert "explanations" not in await scored(client, "score", body)
 
 
-async def test_explanations_of_a_model_without_them_are_refused_before_scoring(
+async def test_an_isolation_forests_answer_explains_the_score_with_its_largest_contributions(
     client: AsyncTestClient[Any], card: ModelCard
 ) -> None:
-    body = {"model_name": "payments-iforest", "data": payment(1), "include_explanations": True}
-    problem = await scored(client, "score", body, status=422)
+    body = {"model_name": "payments-iforest", "data": payment(9, amount=95_000.0)}
+    answer = await scored(client, "score", {**body, "include_explanations": True})
+
+    assert answer["model_version"] == card.version
+    explanations = answer["explanations"]
+    assert {e["feature"] for e in explanations} == {"amount", "hour"}
+    assert explanations[0]["feature"] == "amount"
+    assert explanations[0]["value"] == 95_000.0
+    assert explanations[0]["contribution"] > 0  # the amount isolates it: towards anomalous
+    sizes = [abs(e["contribution"]) for e in explanations]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+async def test_explanations_of_an_artifact_that_cannot_give_them_are_refused_saying_why(
+    client: AsyncTestClient[Any], card: ModelCard, settings: Settings
+) -> None:
+    # The forest as exported before its nodes recorded their training samples.
+    store = build_model_store(settings)
+    model = onnx.load_from_string(store.artifact_path(card.version).read_bytes())
+    (ensemble,) = (node for node in model.graph.node if node.op_type == "TreeEnsembleRegressor")
+    kept = [a for a in ensemble.attribute if a.name != "nodes_hitrates"]
+    del ensemble.attribute[:]
+    ensemble.attribute.extend(kept)
+    older = replace(card, model_line="payments-older-iforest")
+    registered(settings, store.put(model.SerializeToString(), older), TENANT)
+
+    body = {"model_name": "payments-older-iforest", "data": payment(1)}
+    problem = await scored(client, "score", {**body, "include_explanations": True}, status=422)
     assert problem["field"] == "include_explanations"
     assert "isolation_forest" in problem["detail"]
+    assert "nodes_hitrates" in problem["detail"]
+    assert (await scored(client, "score", body))["decision"] == "pass"
 
 
 async def test_a_promotion_reaches_real_time_scoring_within_its_refresh_interval(

@@ -93,8 +93,8 @@ def test_contributions_and_the_base_add_up_to_the_log_odds_whose_sigmoid_is_the_
     session = ort.InferenceSession(artifact, providers=["CPUExecutionProvider"])
     scores = np.asarray(session.run([OUTPUT], {INPUT: rows})[0]).ravel()
     explained = TreeShap.from_artifact(artifact).explain(rows)
-    np.testing.assert_allclose(explained.base + explained.values.sum(axis=1), explained.margins)
-    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-explained.margins)), scores, atol=1e-5)
+    np.testing.assert_allclose(explained.base + explained.values.sum(axis=1), explained.totals)
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-explained.totals)), scores, atol=1e-5)
 
 
 def test_one_row_is_explained_as_it_is_in_a_batch(

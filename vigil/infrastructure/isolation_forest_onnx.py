@@ -6,6 +6,11 @@ in batches. Folding each leaf's path length (its depth plus the expected depth o
 in it) into the leaf's value turns the forest into ONE TreeEnsembleRegressor that sums path
 lengths, followed by three element-wise nodes: 7 microseconds for one row, 350,000 rows/s.
 The scores are the same function of the input; training checks that on real rows.
+
+Every node records the training samples that reached it (sklearn's `n_node_samples`) in
+`nodes_hitrates`, which onnxruntime ignores: they are the covers TreeSHAP weighs paths by, so a
+score's explanation comes from the very artifact that computed it (see
+`training.isolation_forest_explanations`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ NODE_ATTRIBUTES = (
     "modes",
     "truenodeids",
     "falsenodeids",
+    "hitrates",
 )
 TARGET_ATTRIBUTES = ("treeids", "nodeids", "ids", "weights")
 
@@ -123,6 +129,7 @@ def _add_tree(attrs: dict[str, list[Any]], tree_id: int, tree: Any, columns: np.
         attrs["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
         attrs["nodes_truenodeids"].append(0 if leaf else int(left[node]))
         attrs["nodes_falsenodeids"].append(0 if leaf else int(right[node]))
+        attrs["nodes_hitrates"].append(float(tree.n_node_samples[node]))
         if leaf:
             attrs["target_treeids"].append(tree_id)
             attrs["target_nodeids"].append(node)

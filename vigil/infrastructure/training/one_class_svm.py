@@ -2,7 +2,8 @@
 
 skl2onnx emits an SVMRegressor (the decision function) followed by the nodes of a predicted
 label. Vigil keeps only the SVMRegressor and negates its output, so the artifact is two nodes
-whose one output is the anomaly score.
+whose one output is the anomaly score. The training rows' median travels in the artifact as
+`explanation_baseline`, the reference row its explanations measure from (`svm_explanations`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.svm import OneClassSVM
 
 from vigil.infrastructure.training.fitted import INPUT, OUTPUT, FittedDetector
+from vigil.infrastructure.training.svm_explanations import BASELINE
 
 OPSETS = {"": 17, "ai.onnx.ml": 3}
 
@@ -55,7 +57,7 @@ class OneClassSvmTrainer:
 
         return FittedDetector(
             algorithm=self.algorithm,
-            artifact=export_one_class_svm(svm, features, metadata),
+            artifact=export_one_class_svm(svm, features, metadata, np.median(rows, axis=0)),
             native_scores=native_scores,
             parameters={
                 "kernel": "rbf",
@@ -82,9 +84,10 @@ class OneClassSvmTrainer:
 
 
 def export_one_class_svm(
-    svm: OneClassSVM, features: Sequence[str], metadata: Mapping[str, str]
+    svm: OneClassSVM, features: Sequence[str], metadata: Mapping[str, str], baseline: np.ndarray
 ) -> bytes:
-    """The ONNX bytes of `score = -svm.decision_function(x)` for float32 rows of `features`."""
+    """The ONNX bytes of `score = -svm.decision_function(x)` for float32 rows of `features`,
+    with `baseline`, the reference row of its explanations, among the model's properties."""
     width = len(features)
     converted = to_onnx(
         svm, initial_types=[(INPUT, FloatTensorType([None, width]))], target_opset=OPSETS
@@ -102,6 +105,11 @@ def export_one_class_svm(
         opset_imports=[helper.make_opsetid(domain, v) for domain, v in OPSETS.items()],
         producer_name="vigil",
     )
-    helper.set_model_props(model, {"features": json.dumps(list(features)), **metadata})
+    properties = {
+        "features": json.dumps(list(features)),
+        BASELINE: json.dumps([float(value) for value in baseline]),
+        **metadata,
+    }
+    helper.set_model_props(model, properties)
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())

@@ -16,6 +16,9 @@ batches with numpy rather than by walking trees in Python. The result equals Lig
 `pred_contrib` to 1e-7 and XGBoost's `pred_contribs` to 3e-6 (XGBoost sums in float32). For 200
 trees of up to 31 leaves on 15 features (about 2,900 leaf paths) it takes about 0.25 ms for one
 row and 0.2 ms a row in batches, on one core.
+
+Any summing TreeEnsembleRegressor with node covers reads the same way: the isolation forest's
+sum of path lengths is explained by this class too (`isolation_forest_explanations`).
 """
 
 from __future__ import annotations
@@ -31,27 +34,10 @@ import onnx
 from onnx import helper
 from scipy import sparse
 
+from vigil.infrastructure.training.contributions import Contributions, UnexplainableArtifact
+
 ELEMENTS_PER_CHUNK = 1_000_000
 """Rows are explained in chunks whose [paths, features, rows] arrays stay near 8 MB each."""
-
-
-@dataclass(frozen=True)
-class Contributions:
-    """How far each feature moved each row's log-odds of fraud from the average training row's."""
-
-    features: tuple[str, ...]
-    base: float
-    """The log-odds of the average training row, weighted by cover: the margin before features."""
-    values: np.ndarray
-    """[rows, features] float64: each feature's share of the row's log-odds above `base`."""
-
-    @property
-    def margins(self) -> np.ndarray:
-        """Each row's log-odds of fraud, whose sigmoid is its score."""
-        return self.base + self.values.sum(axis=1)
-
-    def of_row(self, row: int) -> dict[str, float]:
-        return dict(zip(self.features, self.values[row].tolist(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -67,7 +53,8 @@ class LeafPath:
 
 
 class TreeShap:
-    """Explains the scores of one boosted-tree artifact, as exported by `gradient_boosting`."""
+    """Explains the sum of one tree-ensemble artifact (the log-odds of fraud of an artifact that
+    `gradient_boosting` exported); `base` is the sum for the cover-weighted average row."""
 
     def __init__(self, features: tuple[str, ...], base: float, paths: list[LeafPath]) -> None:
         self.features = features
@@ -76,11 +63,19 @@ class TreeShap:
 
     @classmethod
     def from_artifact(cls, artifact: bytes) -> TreeShap:
-        model = onnx.load_from_string(artifact)
+        return cls.from_model(onnx.load_from_string(artifact))
+
+    @classmethod
+    def from_model(cls, model: onnx.ModelProto) -> TreeShap:
         properties = {prop.key: prop.value for prop in model.metadata_props}
         features = tuple(json.loads(properties["features"]))
-        ensemble = _tree_ensemble(model)
-        return cls(features, float(sum(ensemble["base_values"])), _leaf_paths(ensemble))
+        ensemble = tree_ensemble(model)
+        if "nodes_hitrates" not in ensemble:
+            raise UnexplainableArtifact(
+                "the artifact records no node covers (nodes_hitrates) to weigh paths"
+            )
+        base = float(sum(ensemble.get("base_values", [0.0])))
+        return cls(features, base, _leaf_paths(ensemble))
 
     def explain(self, rows: np.ndarray) -> Contributions:
         """Contributions for float32 rows [N, width] (one row may be given as [width])."""
@@ -94,15 +89,14 @@ class TreeShap:
         return Contributions(self.features, self.base, values)
 
 
-def _tree_ensemble(model: onnx.ModelProto) -> dict[str, Any]:
+def tree_ensemble(model: onnx.ModelProto) -> dict[str, Any]:
+    """The attributes of the artifact's one summing, single-target tree ensemble."""
     ensembles = [node for node in model.graph.node if node.op_type == "TreeEnsembleRegressor"]
     if len(ensembles) != 1:
         raise ValueError(f"the artifact has {len(ensembles)} tree ensembles; TreeSHAP needs one")
     attributes = {a.name: helper.get_attribute_value(a) for a in ensembles[0].attribute}
     if attributes.get("aggregate_function", b"SUM") != b"SUM" or attributes.get("n_targets") != 1:
         raise ValueError("TreeSHAP needs one target summed over the trees")
-    if "nodes_hitrates" not in attributes:
-        raise ValueError("the artifact records no node covers (nodes_hitrates) to weigh paths")
     return attributes
 
 
