@@ -145,7 +145,9 @@ def _train_with_pipeline(
         )
     tenant_id = args.tenant or settings.server.default_tenant
     features = uvloop.run(
-        pipeline_features(settings, args.pipeline, args.data, tenant_id, args.rows, args.label)
+        pipeline_features(
+            settings, args.pipeline, args.data, tenant_id, args.rows, args.label, args.amount
+        )
     )
     if features.matrix.fitted.pipeline.source != request.source:
         source = features.matrix.fitted.pipeline.source
@@ -367,7 +369,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--n-estimators", type=int, default=None, help="trees of an ensemble")
     train.add_argument(
-        "--amount", default=None, help="the money column, for the threshold curve (CSV only)"
+        "--amount", default=None, help="the money column, for the threshold curve's amounts"
     )
     train.add_argument(
         "--stored-labels",

@@ -44,6 +44,7 @@ async def pipeline_features(
     tenant_id: str,
     rows: int | None = None,
     label: str | None = None,
+    amount: str | None = None,
 ) -> FileFeatures:
     """The pipeline's matrix of the file's first `rows` records, under the contract of the
     pipeline's source as registered for the tenant."""
@@ -53,7 +54,7 @@ async def pipeline_features(
         pseudonymiser = Pseudonymiser(pii_token_key(settings))
         text = _text(pipeline_path)
         return await pipeline_matrix(
-            contracts, pseudonymiser, text, str(pipeline_path), data, tenant_id, rows, label
+            contracts, pseudonymiser, text, str(pipeline_path), data, tenant_id, rows, label, amount
         )
     finally:
         desk.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import uvloop
 
@@ -101,6 +102,34 @@ def test_training_on_a_pipeline_stores_a_model_that_reads_its_features(
     assert detector.pipeline is not None
     assert detector.card.features == detector.pipeline.feature_names
     assert "TERMINAL_ID_count_7d" in detector.card.features
+
+
+def test_a_pipeline_models_threshold_curve_weighs_the_money_of_the_files_amount_column(
+    cards: Settings, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The threshold advice's losses are money: the amount of each held-out record comes from
+    the file beside its features, as the file gives it (the pipeline scales TX_AMOUNT)."""
+    frame = pd.read_csv(data)
+    frame["TX_FRAUD"] = (frame["TX_AMOUNT"] >= frame["TX_AMOUNT"].quantile(0.98)).astype(int)
+    frame.to_csv(data, index=False)
+    common = (
+        "train", "--source", "cards", "--data", str(data), "--pipeline", str(PIPELINE),
+        "--label", "TX_FRAUD",
+    )  # fmt: skip
+
+    status, said = run(cards, capsys, *common, "--amount", "TX_DATETIME")
+    assert status == 2
+    assert "TX_DATETIME: must be a number, 0 or more, on every row" in said
+
+    status, said = run(cards, capsys, *common, "--amount", "TX_AMOUNT")
+    assert status == 0, said
+    curve = champion(cards, "cards").card.threshold_curve
+    assert curve is not None
+    admitted = frame[frame["TX_AMOUNT"] >= 0]  # the contract refuses the negative amount
+    held = admitted.iloc[len(admitted) - len(admitted) // 5 :]
+    frauds = held[held["TX_FRAUD"] == 1]
+    assert curve["frauds"] == len(frauds) > 0
+    assert curve["fraud_amount"] == pytest.approx(frauds["TX_AMOUNT"].sum())
 
 
 def test_training_refuses_a_pipeline_of_another_source_and_columns_it_did_not_choose(

@@ -109,7 +109,11 @@ async def test_a_job_is_answered_queued_at_once_then_succeeds_with_its_version_r
     assert (ended["status"], ended["error"], ended["newVersion"]) == ("SUCCEEDED", None, True)
     assert [s["stage"] for s in ended["stages"]] == [
         TrainingStage.STARTING,
+        TrainingStage.READING,
         TrainingStage.FITTING,
+        TrainingStage.CHECKING_PARITY,
+        TrainingStage.EVALUATING,
+        TrainingStage.STORING,
         TrainingStage.REGISTERING,
     ]
     assert ended["stage"] == TrainingStage.REGISTERING
@@ -137,6 +141,9 @@ async def test_a_job_through_a_feature_pipeline_computes_its_features_before_it_
         TrainingStage.STARTING,
         TrainingStage.COMPUTING_FEATURES,
         TrainingStage.FITTING,
+        TrainingStage.CHECKING_PARITY,
+        TrainingStage.EVALUATING,
+        TrainingStage.STORING,
         TrainingStage.REGISTERING,
     ]
     assert line["modelLine"]["champion"]["pipeline"] == "card_features"
@@ -167,7 +174,7 @@ async def test_a_job_whose_labels_cannot_teach_a_model_fails_naming_the_label(
     assert ended["error"]["field"] == "label"
     assert reason in ended["error"]["message"]
     assert str(settings.storage.training) not in ended["error"]["message"]
-    assert ended["stages"][-1]["stage"] == TrainingStage.FITTING
+    assert ended["stages"][-1]["stage"] == TrainingStage.READING
     line = await data(client, '{ modelLine(name: "payments-lightgbm") { name } }')
     assert line["modelLine"] is None
 

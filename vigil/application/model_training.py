@@ -20,9 +20,14 @@ class TrainingStage(StrEnum):
     STARTING = "starting the training process"
     COMPUTING_FEATURES = "computing features"
     """A pipeline's features of the file's records, as the score worker computes them."""
-    FITTING = "fitting, evaluating on the hold-out, checking ONNX parity"
-    """Reading the file's rows (without a pipeline), fitting on them, scoring the hold-out with
-    the exported artifact, and checking it against the library's own scores."""
+    READING = "reading the file"
+    """The file's rows as a matrix (a file trained on without a pipeline)."""
+    FITTING = "fitting and exporting to ONNX"
+    CHECKING_PARITY = "checking ONNX parity on the hold-out"
+    """The exported artifact scores the hold-out, checked against the library's own scores."""
+    EVALUATING = "evaluating on the hold-out"
+    """Metrics, severity bands and the threshold curve, from the artifact's hold-out scores."""
+    STORING = "storing the artifact"
     REGISTERING = "registering"
 
 

@@ -54,8 +54,11 @@ class ExplanationUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Contribution:
-    """One feature's part in a score: its input value and how far it moved the score (for
-    trees, log-odds of fraud; for the autoencoder, its squared reconstruction error)."""
+    """One feature's part in a score: its input value and how far it moved the score. The unit
+    is the model's: log-odds of fraud for boosted trees, tree levels of the negative mean path
+    length for the Isolation Forest, score units against the training rows' median for the
+    One-Class SVM, the squared reconstruction error for the autoencoder; positive is always
+    towards suspicious."""
 
     feature: str
     value: float
@@ -64,7 +67,9 @@ class Contribution:
 
 class Explainer(Protocol):
     def explains(self, detector: Detector) -> bool:
-        """Whether the detector's algorithm has explanations."""
+        """Whether the detector's algorithm has explanations; ExplanationUnavailable, saying
+        why, for a version of such an algorithm whose artifact cannot give them (one exported
+        before Vigil recorded what they need)."""
         ...
 
     def explain(

@@ -61,6 +61,8 @@ class TrainingOrder:
     alert_rate: float = 0.005
     holdout: float = 0.2
     n_estimators: int | None = None
+    amount: str | None = None
+    """A column of money, for the threshold curve's amounts caught and missed."""
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:

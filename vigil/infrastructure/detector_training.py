@@ -20,6 +20,7 @@ import pandas as pd
 
 from vigil.application.detection import ModelCard
 from vigil.application.features import FileFeatures
+from vigil.application.model_training import TrainingStage
 from vigil.domain.severity import SeverityBands
 from vigil.domain.threshold_curve import hold_out_curve
 from vigil.infrastructure.model_store import ModelStore
@@ -71,28 +72,44 @@ class TrainingRequest:
     holdout: float = 0.2
     """The latest share of the rows, held out to evaluate on; 0 evaluates on the training rows."""
     amount: str | None = None
-    """The column of the money at stake, for the threshold curve's amounts caught and missed
-    (a CSV file's rows only; a pipeline's matrix holds the features, not the amounts)."""
+    """The column of the money at stake, for the threshold curve's amounts caught and missed;
+    through a pipeline, the records' field as the file gives it (`FileFeatures.amounts`)."""
 
     @property
     def line(self) -> str:
         return self.model_line or f"{self.source}-{LINE_SUFFIXES[self.algorithm]}"
 
 
-def train_model(request: TrainingRequest, store: ModelStore) -> ModelCard:
+Progress = Callable[[TrainingStage], None]
+"""Told each stage as training reaches it."""
+
+
+def _unwatched(stage: TrainingStage) -> None:
+    """Progress nobody follows."""
+
+
+def train_model(
+    request: TrainingRequest, store: ModelStore, progress: Progress = _unwatched
+) -> ModelCard:
     """Fits on the file's rows, evaluates, exports, checks, stores; returns the card."""
     _check_request(request)
+    progress(TrainingStage.READING)
     frame = _read_frame(request)
     features, notes = choose_features(frame, request)
     matrix, labels, usable = _training_matrix(frame, features, request.label)
     if len(matrix) < len(frame):
         notes.append(f"dropped {len(frame) - len(matrix)} rows: a feature missing or not finite")
     amounts = _amounts(frame, request.amount, usable)
-    return _fit_and_store(request, matrix, labels, features, notes, store, amounts=amounts)
+    return _fit_and_store(
+        request, matrix, labels, features, notes, store, progress, amounts=amounts
+    )
 
 
 def train_model_on_features(
-    request: TrainingRequest, training_set: FileFeatures, store: ModelStore
+    request: TrainingRequest,
+    training_set: FileFeatures,
+    store: ModelStore,
+    progress: Progress = _unwatched,
 ) -> ModelCard:
     """Fits on a feature pipeline's matrix (`file_features`); the pipeline as fitted goes inside
     the artifact, so the score worker computes the same features before it scores."""
@@ -108,6 +125,11 @@ def train_model_on_features(
     labels = None
     if training_set.labels is not None:
         labels = np.asarray(training_set.labels, dtype=np.int8)
+    amounts = None
+    if request.amount is not None:
+        if training_set.amounts is None:
+            raise TrainingError(f"amount {request.amount!r} was not read with the features")
+        amounts = np.asarray(training_set.amounts, dtype=np.float64)
     notes = [
         f"{count} rows refused by the contract: {why}"
         for why, count in training_set.refused.most_common(5)
@@ -122,8 +144,10 @@ def train_model_on_features(
         list(fitted.feature_names),
         notes,
         store,
+        progress,
         metadata=metadata,
         pipeline=fitted.pipeline.name,
+        amounts=amounts,
     )
 
 
@@ -140,6 +164,7 @@ def _fit_and_store(
     features: list[str],
     notes: list[str],
     store: ModelStore,
+    progress: Progress,
     *,
     metadata: dict[str, str] | None = None,
     pipeline: str | None = None,
@@ -156,12 +181,15 @@ def _fit_and_store(
     train, train_labels = split.train(matrix), split.train(labels)
     if trainer.supervised:
         _check_labels(request, train_labels)
+    progress(TrainingStage.FITTING)
     try:
         fitted = trainer.fit(train, train_labels, features, request.seed, metadata or {})
     except ValueError as error:
         raise TrainingError(f"{request.algorithm}: {error}") from None
     held = split.held(matrix)
+    progress(TrainingStage.CHECKING_PARITY)
     scores, parity = _onnx_scores_checked(fitted, held, request.seed)
+    progress(TrainingStage.EVALUATING)
     bands = _bands(scores, request.alert_rate)
     held_labels = split.held(labels)
     metrics = {
@@ -185,6 +213,7 @@ def _fit_and_store(
         pipeline=pipeline,
         threshold_curve=curve,
     )
+    progress(TrainingStage.STORING)
     return store.put(fitted.artifact, card)
 
 

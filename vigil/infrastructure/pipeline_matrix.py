@@ -29,6 +29,7 @@ async def pipeline_matrix(
     tenant_id: str,
     rows: int | None = None,
     label: str | None = None,
+    amount: str | None = None,
 ) -> FileFeatures:
     """The pipeline's matrix of the file's first `rows` records, under the contract of the
     pipeline's source as registered for the tenant; DocumentError names the line at fault."""
@@ -44,6 +45,7 @@ async def pipeline_matrix(
         pseudonymiser,
         system_clock,
         label=label,
+        amount=amount,
     )
 
 

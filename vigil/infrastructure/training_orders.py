@@ -50,6 +50,7 @@ class OrderChecks:
             n_estimators=order.n_estimators,
             algorithm=order.algorithm,
             holdout=order.holdout,
+            amount=order.amount,
         )
         try:
             _check_request(request)  # what training checks first, checked before it is queued
@@ -59,7 +60,7 @@ class OrderChecks:
         if trainer_for(order.algorithm).supervised and order.label is None:
             raise InvalidCommand("label", f"{order.algorithm} learns from labels: name the column")
         if order.pipeline is None:
-            _check_header(request.data, order.label)
+            _check_header(request.data, {"label": order.label, "amount": order.amount})
         else:
             _check_pipeline(order, order.pipeline, compiled)
         line = self._line(tenant_id, request.line, order.source)
@@ -104,16 +105,17 @@ def _check_pipeline(order: TrainingOrder, text: str, compiled: CompiledContract)
         raise InvalidCommand("label", "is required: the pipeline's label windows read labels")
 
 
-def _check_header(data: Path, label: str | None) -> None:
-    """A label the CSV file's header does not name; a file that cannot be read as CSV is for
-    training to refuse, with the reason its reader gives."""
-    if label is None:
+def _check_header(data: Path, named: dict[str, str | None]) -> None:
+    """A column named by a field of the order (the label, the amount) that the CSV file's
+    header lacks; a file that cannot be read as CSV is for training to refuse, with the reason
+    its reader gives."""
+    if not any(named.values()):
         return
     columns = _header(data)
-    if columns is not None and label not in columns:
-        raise InvalidCommand(
-            "label", f"column {label!r} is not in the file (columns: {', '.join(columns)})"
-        )
+    for field, column in named.items():
+        if columns is not None and column is not None and column not in columns:
+            reason = f"column {column!r} is not in the file (columns: {', '.join(columns)})"
+            raise InvalidCommand(field, reason)
 
 
 def _header(data: Path) -> list[str] | None:

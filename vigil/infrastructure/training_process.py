@@ -99,12 +99,10 @@ def run_training(work: TrainingWork, progress: Callable[[str], None]) -> ModelCa
     store = ModelStore(work.models)
     try:
         if work.pipeline is None:
-            progress(TrainingStage.FITTING)
-            return train_model(work.request, store)
+            return train_model(work.request, store, progress)
         progress(TrainingStage.COMPUTING_FEATURES)
         features = asyncio.run(_features(work, work.pipeline))
-        progress(TrainingStage.FITTING)
-        return train_model_on_features(work.request, features, store)
+        return train_model_on_features(work.request, features, store, progress)
     except DocumentError as error:
         raise TrainingRefused(f"pipeline.{error.field or 'document'}", str(error)) from None
     except TrainingError as error:
@@ -127,6 +125,7 @@ async def _features(work: TrainingWork, pipeline: str) -> FileFeatures:
         work.request.data,
         work.tenant_id,
         label=work.request.label,
+        amount=work.request.amount,
     )
 
 

@@ -45,6 +45,11 @@ class TrainModelInput:
     alert_rate: float = 0.005
     holdout: float = 0.2
     n_estimators: int | None = None
+    amount: str | None = strawberry.field(
+        default=None,
+        description="A column of money at stake, for the threshold curve's amounts caught and "
+        "missed (the file's own values, with or without a pipeline).",
+    )
     note: str = ""
 
 
@@ -82,6 +87,7 @@ class TrainingJob:
     alert_rate: float
     holdout: float
     n_estimators: int | None
+    amount: str | None
     note: str
     error: TrainingFailure | None = strawberry.field(description="Why it failed, once failed.")
     version: str | None = strawberry.field(
@@ -112,6 +118,7 @@ class TrainingJob:
             alert_rate=order.alert_rate,
             holdout=order.holdout,
             n_estimators=order.n_estimators,
+            amount=order.amount,
             note=order.note,
             error=None
             if failure is None
@@ -154,6 +161,7 @@ class TrainingMutations:
             alert_rate=input.alert_rate,
             holdout=input.holdout,
             n_estimators=input.n_estimators,
+            amount=input.amount,
             note=input.note,
         )
         try:
