@@ -529,6 +529,7 @@ def build_training_desk(settings: Settings, desk: AlertDesk) -> TrainingDesk:
         pii_token_key(settings),
         build_model_store(settings),
         settings.storage.training,
+        settings.storage.read_model_url(),
     )
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import uvloop
 
+from tests.integration.training_service import label_book_caught_up
 from tests.model_lines import champion
 from vigil.application.detection import NoChampion
-from vigil.bootstrap import build_alert_desk, build_projection_runner, build_read_engine
+from vigil.bootstrap import build_alert_desk
 from vigil.cli import main
 from vigil.domain.label import LabelSource, SubjectKind, Verdict
-from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -162,7 +162,7 @@ def test_a_supervised_model_learns_from_the_verdicts_the_event_store_holds(
             desk.label("default", "ann", subject, Verdict.FRAUD, LabelSource.CHARGEBACK)
     finally:
         desk.close()
-    uvloop.run(caught_up(cards))
+    uvloop.run(label_book_caught_up(cards))
 
     status, said = run(
         cards, capsys, "train", "--source", "cards", "--data", str(data), "--pipeline",
@@ -184,14 +184,3 @@ def test_stored_labels_need_a_pipeline_to_know_the_records_by_id(
     )
     assert status == 2
     assert "--stored-labels needs --pipeline" in said
-
-
-async def caught_up(settings: Settings) -> None:
-    """The labels read model up to date with the event store."""
-    desk, engine = build_alert_desk(settings), build_read_engine(settings)
-    try:
-        await migrate.upgrade(engine)
-        await build_projection_runner(settings, desk, engine).catch_up()
-    finally:
-        await engine.dispose()
-        desk.close()

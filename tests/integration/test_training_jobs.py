@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import pandas as pd
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -25,6 +26,7 @@ from tests.integration.training_service import (
     TRAIN,
     ended_job,
     job_when,
+    label_book_caught_up,
     payments_file,
     payments_registered,
     unlabelled_file,
@@ -39,12 +41,14 @@ from vigil.bootstrap import (
     build_training_desk,
 )
 from vigil.cli_sources import apply_file
+from vigil.domain.label import LabelSource, SubjectKind, Verdict
 from vigil.domain.training_job import TrainingJob, TrainingOrder, TrainingStatus
 from vigil.infrastructure.settings import Settings
 from vigil.web.app import WebDeps, create_app
 from vigil.web.auth import API_KEY_HEADER
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CHAMPION_METRICS = '{ modelLine(name: "cards-lightgbm") { champion { metrics } } }'
 JOB_STATUS = "query Job($id: ID!) { trainingJob(id: $id) { status stage error { field message } } }"
 JOBS = "query Jobs($first: Int) { trainingJobs(first: $first) { id status requestedBy } }"
 
@@ -149,6 +153,32 @@ async def test_a_job_through_a_feature_pipeline_computes_its_features_before_it_
     assert line["modelLine"]["champion"]["pipeline"] == "card_features"
 
 
+async def test_a_job_learns_from_the_verdicts_the_event_store_holds(
+    settings: Settings, desk: Casework, card_slice: Path
+) -> None:
+    """No label column: the frauds are the ones chargebacks recorded, here the slice's 40
+    largest payments (its first 3,000 transactions hold no fraud of the handbook's)."""
+    apply_file(desk, TENANT, "dana", EXAMPLES / "sources" / "cards.yaml", "")
+    settings.storage.training.mkdir(parents=True, exist_ok=True)
+    shutil.copy(card_slice, settings.storage.training / "cards.csv")
+    frauds = pd.read_csv(card_slice).nlargest(40, "TX_AMOUNT")["TRANSACTION_ID"]
+    for record_id in frauds:
+        subject = ("cards", SubjectKind.RECORD, str(record_id))
+        desk.label(TENANT, "ann", subject, Verdict.FRAUD, LabelSource.CHARGEBACK)
+    await label_book_caught_up(settings)
+    pipeline = (EXAMPLES / "pipelines" / "card_features.yaml").read_text()
+    order = {"source": "cards", "data": "cards.csv", "pipeline": pipeline, "holdout": 0}
+
+    async with serving(settings, desk) as client:
+        job = await started(client, **order, algorithm="lightgbm", storedLabels=True)
+        ended = await ended_job(client, job["id"])
+        version = await data(client, CHAMPION_METRICS)
+
+    assert (ended["status"], ended["error"], ended["label"]) == ("SUCCEEDED", None, None)
+    metrics = version["modelLine"]["champion"]["metrics"]
+    assert metrics["label_rate"] == pytest.approx(40 / 3_000)
+
+
 @pytest.mark.parametrize(
     ("frauds", "label", "reason"),
     [
@@ -194,8 +224,13 @@ async def test_orders_refused_before_training_start_no_job(
     assert supervised["trainModel"] == {
         "__typename": "InvalidInputError",
         "field": "label",
-        "message": "xgboost learns from labels: name the column",
+        "message": "xgboost learns from labels: name the column, or use stored labels",
     }
+    stored = await data(
+        client, TRAIN, input={"source": "payments", "data": "plain.csv", "storedLabels": True}
+    )
+    assert stored["trainModel"]["__typename"] == "InvalidInputError"
+    assert stored["trainModel"]["field"] == "stored_labels"
     assert (await data(client, JOBS))["trainingJobs"] == []
 
 

@@ -11,8 +11,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.graphql_client import TENANT, data
 from vigil.application.data_sources import apply_source
-from vigil.bootstrap import build_alert_desk
+from vigil.bootstrap import build_alert_desk, build_projection_runner, build_read_engine
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
+from vigil.infrastructure.read_model import migrate
 from vigil.infrastructure.settings import Settings
 
 PAYMENTS = {
@@ -96,3 +97,14 @@ async def job_when(client: AsyncTestClient[Any], job_id: str, statuses: set[str]
 
 async def ended_job(client: AsyncTestClient[Any], job_id: str) -> dict[str, Any]:
     return await job_when(client, job_id, ENDED)
+
+
+async def label_book_caught_up(settings: Settings) -> None:
+    """The labels read model up to date with the event store: what stored labels read."""
+    desk, engine = build_alert_desk(settings), build_read_engine(settings)
+    try:
+        await migrate.upgrade(engine)
+        await build_projection_runner(settings, desk, engine).catch_up()
+    finally:
+        await engine.dispose()
+        desk.close()

@@ -63,6 +63,9 @@ class TrainingOrder:
     n_estimators: int | None = None
     amount: str | None = None
     """A column of money, for the threshold curve's amounts caught and missed."""
+    stored_labels: bool = False
+    """Learn from the verdicts the event store holds on the file's records, over the label
+    column (a record with neither is genuine); pipelines only, which know records by id."""
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:

@@ -68,11 +68,12 @@ class TrainingDesk:
         token_key: bytes,
         store: ModelStore,
         folder: Path,
+        read_model_url: str,
         slots: int = 1,
         processes: TrainingProcesses | None = None,
     ) -> None:
         self.desk = desk
-        self.checks = OrderChecks(desk, contracts, folder, store.root, token_key)
+        self.checks = OrderChecks(desk, contracts, folder, store.root, token_key, read_model_url)
         self.directory = TrainingJobDirectory(desk)
         self.processes = processes or TrainingProcesses()
         self.runner = this_process()

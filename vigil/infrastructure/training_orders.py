@@ -37,6 +37,8 @@ class OrderChecks:
     """The training folder: orders name its files, never a path."""
     models: Path
     token_key: bytes
+    read_model_url: str
+    """Where the label book is, for orders that learn from the event store's verdicts."""
 
     def work(self, tenant_id: str, order: TrainingOrder) -> tuple[TrainingOrder, TrainingWork]:
         """The order with its line named, and the work to train it; InvalidCommand naming the
@@ -57,8 +59,12 @@ class OrderChecks:
         except TrainingError as error:
             raise InvalidCommand(error.field, str(error)) from None
         compiled = self.contracts.contract(tenant_id, order.source)
-        if trainer_for(order.algorithm).supervised and order.label is None:
-            raise InvalidCommand("label", f"{order.algorithm} learns from labels: name the column")
+        if order.stored_labels and order.pipeline is None:
+            reason = "needs a pipeline: the event store knows records by their ids"
+            raise InvalidCommand("stored_labels", reason)
+        if trainer_for(order.algorithm).supervised and not (order.label or order.stored_labels):
+            reason = f"{order.algorithm} learns from labels: name the column, or use stored labels"
+            raise InvalidCommand("label", reason)
         if order.pipeline is None:
             _check_header(request.data, {"label": order.label, "amount": order.amount})
         else:
@@ -73,6 +79,7 @@ class OrderChecks:
             contract=None if order.pipeline is None else compiled.contract,
             contract_version=compiled.version,
             token_key=self.token_key,
+            read_model_url=self.read_model_url if order.stored_labels else None,
         )
         return replace(order, model_line=line), work
 

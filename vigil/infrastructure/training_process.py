@@ -13,7 +13,7 @@ import asyncio
 import logging
 import multiprocessing
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -26,6 +26,7 @@ from vigil.application.detection import ModelCard
 from vigil.application.features import FileFeatures
 from vigil.application.model_training import TrainingStage
 from vigil.application.training_jobs import INTERRUPTED
+from vigil.application.training_labels import overlaid, stored_verdicts
 from vigil.domain.errors import InvalidCommand
 from vigil.domain.pseudonyms import Pseudonymiser
 from vigil.domain.source_contract import SourceContract
@@ -38,6 +39,8 @@ from vigil.infrastructure.detector_training import (
 from vigil.infrastructure.json_schema import FastJsonSchemaCompiler
 from vigil.infrastructure.model_store import ModelStore
 from vigil.infrastructure.pipeline_matrix import pipeline_matrix
+from vigil.infrastructure.read_model.engine import create_read_engine
+from vigil.infrastructure.read_model.label_book import SqlLabelBook
 from vigil.infrastructure.record_files import MalformedRecordFile
 from vigil.infrastructure.yaml_documents import DocumentError
 
@@ -72,6 +75,9 @@ class TrainingWork:
     contract_version: int = 0
     token_key: bytes = field(default=b"", repr=False)
     """Tokenises personal fields as intake does, so pipeline features read the same tokens."""
+    read_model_url: str | None = field(default=None, repr=False)
+    """The label book's database, when the labels are the event store's verdicts over the
+    file's label column."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ async def _features(work: TrainingWork, pipeline: str) -> FileFeatures:
     if work.contract is None:
         raise TrainingRefused("source", "a pipeline needs its source's contract")
     compiled = CompiledContract.of(work.contract, work.contract_version, FastJsonSchemaCompiler())
-    return await pipeline_matrix(
+    features = await pipeline_matrix(
         _OneContract(work.tenant_id, compiled),
         Pseudonymiser(work.token_key),
         pipeline,
@@ -127,6 +133,17 @@ async def _features(work: TrainingWork, pipeline: str) -> FileFeatures:
         label=work.request.label,
         amount=work.request.amount,
     )
+    if work.read_model_url is None:
+        return features
+    engine = create_read_engine(work.read_model_url)
+    try:
+        ids = features.matrix.record_ids
+        stored = await stored_verdicts(
+            SqlLabelBook(engine), work.tenant_id, work.request.source, ids
+        )
+    finally:
+        await engine.dispose()
+    return replace(features, labels=overlaid(ids, features.labels, stored))
 
 
 class _OneContract:

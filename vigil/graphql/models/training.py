@@ -50,6 +50,11 @@ class TrainModelInput:
         description="A column of money at stake, for the threshold curve's amounts caught and "
         "missed (the file's own values, with or without a pipeline).",
     )
+    stored_labels: bool = strawberry.field(
+        default=False,
+        description="Learn from the verdicts the event store holds on the file's records, over "
+        "the label column (a record with neither is genuine); with a pipeline only.",
+    )
     note: str = ""
 
 
@@ -88,6 +93,7 @@ class TrainingJob:
     holdout: float
     n_estimators: int | None
     amount: str | None
+    stored_labels: bool
     note: str
     error: TrainingFailure | None = strawberry.field(description="Why it failed, once failed.")
     version: str | None = strawberry.field(
@@ -119,6 +125,7 @@ class TrainingJob:
             holdout=order.holdout,
             n_estimators=order.n_estimators,
             amount=order.amount,
+            stored_labels=order.stored_labels,
             note=order.note,
             error=None
             if failure is None
@@ -162,6 +169,7 @@ class TrainingMutations:
             holdout=input.holdout,
             n_estimators=input.n_estimators,
             amount=input.amount,
+            stored_labels=input.stored_labels,
             note=input.note,
         )
         try:
