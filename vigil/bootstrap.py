@@ -206,7 +206,7 @@ async def open_window_store(settings: Settings) -> AsyncIterator[WindowStore]:
     """Feature pipelines' entity windows: in Redis when `VIGIL_REDIS_URL` is set, so every score
     worker sees every record; else in the worker's memory, lost when it stops."""
     if settings.features.redis_url is None:
-        yield InProcessWindowStore()
+        yield InProcessWindowStore(keep_places=True)
         return
     redis = Redis.from_url(settings.features.redis_url)
     try:

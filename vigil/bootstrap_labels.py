@@ -14,9 +14,10 @@ import anyio
 from vigil import bootstrap
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.alerted_records import AlertedRecords
-from vigil.application.features import WindowStore
+from vigil.application.features import RecordsInTurn, WindowStore
 from vigil.application.label_follower import InProcessLabelPosition, LabelFollower, LabelPosition
 from vigil.application.model_lines import ModelLineDirectory
+from vigil.application.windowed_records import WindowedRecords
 from vigil.infrastructure.label_position import RedisLabelPosition
 from vigil.infrastructure.served_pipelines import ServedPipelines
 from vigil.infrastructure.settings import Settings
@@ -37,13 +38,16 @@ def build_label_follower(
     settings: Settings, desk: AlertDesk, windows: WindowStore, position: LabelPosition | None = None
 ) -> LabelFollower:
     """Labels of the desk's log into `windows`, for the pipelines of each source's champions and
-    shadows, found by the alerts their records raised."""
+    shadows. A labelled record is found where `windows` keeps it beside its label histories,
+    else by the alert it raised: records observed before the window store kept places of
+    records have only that."""
     lines = ModelLineDirectory(desk)
+    pipelines = ServedPipelines(lines, bootstrap.build_model_store(settings))
     return LabelFollower(
         desk=desk,
-        records=AlertedRecords(desk, lines),
+        records=RecordsInTurn(WindowedRecords(windows, pipelines), AlertedRecords(desk, lines)),
         store=windows,
-        pipelines=ServedPipelines(lines, bootstrap.build_model_store(settings)),
+        pipelines=pipelines,
         position=position or label_position(windows),
     )
 

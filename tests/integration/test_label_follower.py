@@ -1,6 +1,8 @@
 """Labels from the event store into the online label windows: a record's fraud, confirmed after
-it raised an alert, reaches the terminal risk of the records after it, on both event stores and
-both window stores, and a restarted follower feeds nothing twice."""
+it raised an alert or charged back on a record that raised none, reaches the terminal risk of the
+records after it as the offline matrix has it, on both event stores and both window stores; a
+label on a record the windows never saw or no longer keep is counted as missed, and a restarted
+follower feeds nothing twice."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from redis.asyncio import Redis
 from tests.builders import T0, detection
 from vigil.application.casework import Casework
 from vigil.application.detection import ModelCard
-from vigil.application.features import WindowStore, fit, window_input
+from vigil.application.features import InProcessWindowStore, WindowStore, fit, window_input
 from vigil.application.label_follower import LabelFollower
 from vigil.application.model_lines import ModelLineDirectory, move_version, register_version
 from vigil.application.records import RecordEnvelope
@@ -204,18 +206,82 @@ async def test_a_revoked_label_leaves_the_record_counted_as_genuine_again(
     assert (features[TERMINAL_COUNT], features[TERMINAL_RATE]) == (1.0, 0.0)
 
 
-async def test_a_label_on_a_record_that_raised_no_alert_is_counted_as_missed(
+async def test_a_chargeback_on_a_record_that_raised_no_alert_reaches_the_terminal_risk(
+    settings: Settings, desk: Casework, windows: WindowStore, follower: LabelFollower
+) -> None:
+    served(settings, desk, TERMINAL_RISK)
+    earlier = [envelope(f"tx-{n}", 7 * n, terminal=f"t{n % 2}") for n in range(10)]
+    for record in earlier:  # scored, and let through: no alert
+        await observed(windows, record)
+    frauds = {"tx-1", "tx-4", "tx-5", "tx-8"}
+    for record_id in sorted(frauds):
+        label(desk, record_id)
+    label(desk, "tx-2", Verdict.LEGIT)
+
+    fed = await follower.catch_up()
+
+    assert (fed.labels, fed.slots_set, fed.missed) == (5, 5, 0)
+    later = [envelope(f"tx-{n}", 7 * n, terminal=f"t{n % 2}") for n in range(10, 16)]
+    online = [await observed(windows, record) for record in later]
+    assert online == (await offline_features([*earlier, *later], frauds))[len(earlier) :]
+    assert all(features[TERMINAL_RATE] for features in online), "every later record reads frauds"
+
+
+async def offline_features(
+    records: list[RecordEnvelope], frauds: set[str]
+) -> list[dict[str, float | None]]:
+    """The window features of the training matrix, every label known with its record."""
+    items = [window_input(r, int(r.record_id in frauds)) for r in records]
+    return await InProcessWindowStore().observe(TERMINAL_RISK, [i for i in items if i])
+
+
+async def test_a_label_on_a_record_the_windows_never_saw_is_counted_as_missed(
     settings: Settings, desk: Casework, windows: WindowStore, follower: LabelFollower
 ) -> None:
     served(settings, desk, TERMINAL_RISK)
     await observed(windows, envelope("tx-1", 0))
-    label(desk, "tx-1")
+    label(desk, "tx-elsewhere")
 
     fed = await follower.catch_up()
 
     assert (fed.labels, fed.slots_set, fed.missed) == (1, 0, 1)
-    features = await observed(windows, envelope("tx-2", 20))
-    assert features[TERMINAL_RATE] == 0.0
+
+
+async def test_a_label_on_a_record_older_than_the_retention_is_counted_as_missed(
+    settings: Settings, desk: Casework, windows: WindowStore, follower: LabelFollower
+) -> None:
+    served(settings, desk, TERMINAL_RISK)
+    await observed(windows, envelope("tx-1", 0))
+    # The label history keeps 150 minutes (twice its window and delay), places up to 19 more.
+    await observed(windows, envelope("tx-2", 170, terminal="t2"))
+    await observed(windows, envelope("tx-3", 171))
+    label(desk, "tx-1")
+    label(desk, "tx-2")
+
+    fed = await follower.catch_up()
+
+    assert (fed.labels, fed.slots_set, fed.missed) == (2, 1, 1)
+    features = await observed(windows, envelope("tx-4", 190, terminal="t2"))
+    assert (features[TERMINAL_COUNT], features[TERMINAL_RATE]) == (1.0, 1.0)
+
+
+async def test_a_record_observed_before_places_were_kept_is_found_by_its_alert(
+    settings: Settings, desk: Casework, redis: Redis, redis_prefix: str
+) -> None:
+    windows = RedisWindowStore(redis, redis_prefix)
+    card = served(settings, desk, TERMINAL_RISK)
+    await alerted(desk, windows, envelope("tx-1", 0), card)
+    await observed(windows, envelope("tx-2", 1))
+    places = [key async for key in redis.scan_iter(f"{redis_prefix}:fr:*")]
+    await redis.delete(*places)  # as an older version of the store left them
+    label(desk, "tx-1")
+    label(desk, "tx-2")
+
+    fed = await build_label_follower(settings, desk, windows).catch_up()
+
+    assert (fed.labels, fed.slots_set, fed.missed) == (2, 1, 1)
+    features = await observed(windows, envelope("tx-3", 20))
+    assert (features[TERMINAL_COUNT], features[TERMINAL_RATE]) == (2.0, 0.5)
 
 
 async def test_labels_on_entities_and_on_sources_without_label_windows_are_passed_over(

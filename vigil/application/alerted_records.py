@@ -2,10 +2,11 @@
 
 An alert keeps its record as it was scored (tokenised, with its entity fields) and its event
 time, and its id follows from the record's id and the model line, so a labelled record is found
-without a store of its own. Most fraud labels are on such records: closing a case labels its
-alerts' records. A record that raised no alert is not found this way: a chargeback on a
-transaction the model let through does not reach the label windows (the label follower counts
-these as missed).
+without a store of its own. The label follower asks here only for the records the window store
+keeps no place of (`vigil.application.windowed_records`, asked first): ones observed before the
+window store kept places (until their retention has passed, the first weeks after an upgrade)
+or whose places were lost with the Redis that held them. A record that raised no alert is not
+found this way.
 """
 
 from __future__ import annotations

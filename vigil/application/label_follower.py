@@ -1,8 +1,11 @@
 """The label follower: record labels from the event log into the online label windows.
 
 It reads the Label events stored after its position (the store filters them by topic), takes
-each changed label as it stands now, and sets the label slots of its record in the label
-histories of the pipelines the source's models read. Setting a slot is idempotent (setting the
+each changed label as it stands now, finds its record as observed (`ObservedRecords`: where the
+window store keeps it beside its label histories, whether or not it raised an alert), and sets
+the label slots of the record in the label histories of the pipelines the source's models read.
+A label on a record the label windows never saw, or older than their retention, is counted as
+missed and changes nothing: no window can read it. Setting a slot is idempotent (setting the
 same label twice changes nothing), so the position is kept after a batch is fed and a crash in
 between only feeds that batch again: at least once is exactly once here. The position lives
 beside the histories it describes (in Redis under the window store's prefix; in memory with the
@@ -76,7 +79,9 @@ class LabelsFed:
     slots_set: int = 0
     """Label slots set, one per (record, label history) that keeps the record."""
     missed: int = 0
-    """Labelled records not found among the observed ones (no alert raised on them)."""
+    """Labelled records not found among the observed ones: the label windows never saw them
+    (and they raised no alert), or they are older than the label histories' retention. One
+    found by its alert alone but older than the retention sets no slot either."""
 
 
 @dataclass(frozen=True)

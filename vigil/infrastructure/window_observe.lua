@@ -1,11 +1,14 @@
 -- The window store's observe script; vigil/infrastructure/window_script.py says what it does.
--- ARGV: the number of layouts; per layout its horizon, retention, number of fields, its kind
--- (0 plain, 1 with time since last, 2 a label history: its one field is the label slot), its
--- windows (count, then seconds), a label history's delay, and its outputs (count, then window,
--- field and aggregation code of each, 1-based; a label history's codes are 0 count and 1 fraud
--- rate); the TTL (0: none); then the batch: per (record, layout) the layout's number (uint8), its
--- key's slot (uint32) and the record's entry. Returns per (record, layout) its features as
--- doubles in `HistoryLayout.names` order, NaN for None, concatenated.
+-- KEYS: the histories, then the rings of places of the label histories. ARGV: the number of
+-- layouts; per layout its horizon, retention, number of fields, its kind (0 plain, 1 with time
+-- since last, 2 a label history: its one field is the label slot), its windows (count, then
+-- seconds), a label history's delay, and its outputs (count, then window, field and aggregation
+-- code of each, 1-based; a label history's codes are 0 count and 1 fraud rate); the TTL (0:
+-- none); the batch: per (record, layout) the layout's number (uint8), its key's slot (uint32)
+-- and the record's entry, and after a label history's entry its ring key's number among the
+-- rings (uint32), the byte at which the entity starts in its history's key (uint32) and the
+-- record's key (8 bytes); then the number of rings. Returns per (record, layout) its features
+-- as doubles in `HistoryLayout.names` order, NaN for None, concatenated.
 local NAN = 0 / 0
 local LIMIT = 7000  -- numbers one struct.unpack returns at most: Lua's C stack holds 8,000
 local MGET = 1000  -- keys one MGET reads at most
@@ -43,6 +46,7 @@ for l = 1, tonumber(ARGV[1]) do
 end
 local ttl = tonumber(ARGV[pos])
 local batch = ARGV[pos + 1]
+local nh = #KEYS - tonumber(ARGV[pos + 2])  -- the histories; the rings come after them
 
 -- The history being read: entries 1..nb in blob, the ones after in tail, size bytes each.
 local blob, nb, tail, size = '', 0, '', 8
@@ -152,8 +156,8 @@ end
 -- Per key: its history as read or last rewritten, the entries appended since (its tail),
 -- whether it was rewritten, its layout, its latest event time, and whether to trim it.
 local blobs, tails, rewritten, owners, latest, trim = {}, {}, {}, {}, {}, {}
-for first = 1, #KEYS, MGET do
-  local last = math.min(first + MGET - 1, #KEYS)
+for first = 1, nh, MGET do
+  local last = math.min(first + MGET - 1, nh)
   local got = redis.call('MGET', unpack(KEYS, first, last))
   for k = first, last do blobs[k], tails[k] = got[k - first + 1] or '', '' end
 end
@@ -294,6 +298,35 @@ local function observe(layout, slot, at, digest, record)
     count = count + 1
     answers[count] = gap
   end
+  return not alone
+end
+
+-- Per ring: the bucket it holds (false: none yet), whether it held an earlier one, and the
+-- fields and values to set, field after value; per history key, its entity.
+local held, cleared, places, entities = {}, {}, {}, {}
+
+-- Keeps the place of the record (at, its event time as stored, key) in ring r, as
+-- vigil.application.features.record_places.PlaceRing.keep does.
+local function keep_place(layout, r, offset, slot, at, stored_at, key)
+  local number = floor(at / layout.epoch)
+  local bucket = held[r]
+  if bucket == nil then
+    bucket = tonumber(redis.call('HGET', KEYS[nh + r], '') or '') or false
+    held[r], places[r] = bucket, {}
+  end
+  if bucket and bucket > number then return end  -- older than the retention
+  if bucket ~= number then
+    if bucket then cleared[r] = true end
+    held[r], places[r] = number, {}
+  end
+  local entity = entities[slot]
+  if entity == nil then
+    entity = sub(KEYS[slot], offset + 1)
+    entities[slot] = entity
+  end
+  local list = places[r]
+  list[#list + 1] = key
+  list[#list + 1] = stored_at .. entity
 end
 
 local p = 1
@@ -301,8 +334,32 @@ while p <= #batch do
   local number, slot = read('<BI4', batch, p)
   local layout = layouts[number]
   local at, digest = read('<dd', batch, p + 5)
-  observe(layout, slot, at, digest, sub(batch, p + 5, p + 4 + layout.size))
+  local kept = observe(layout, slot, at, digest, sub(batch, p + 5, p + 4 + layout.size))
   p = p + 5 + layout.size
+  if layout.delayed then
+    if kept then
+      local r, offset = read('<I4I4', batch, p)
+      keep_place(layout, r, offset, slot, at, sub(batch, p - layout.size, p - layout.size + 7),
+        sub(batch, p + 8, p + 15))
+    end
+    p = p + 16
+  end
+end
+for r, list in pairs(places) do
+  local key = KEYS[nh + r]
+  if #list > 0 then
+    if cleared[r] then redis.call('UNLINK', key) end  -- freed off the main thread when large
+    local number = string.format('%.0f', held[r])
+    for first = 1, #list, LIMIT do
+      local last = math.min(first + LIMIT - 1, #list)
+      if first == 1 then
+        redis.call('HSET', key, '', number, unpack(list, first, last))
+      else
+        redis.call('HSET', key, unpack(list, first, last))
+      end
+    end
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+  end
 end
 for slot, layout in pairs(owners) do
   local key = KEYS[slot]

@@ -5,7 +5,7 @@ A history is one Redis string: fixed-size entries back to back, ascending by (ev
 record digest), each the record's event time, its digest
 (`vigil.application.features.windows.record_digest`, exact as a double) and its field values,
 as little-endian doubles (NaN for a missing value). The script reads each of the batch's keys
-once (MGET); then for each record in order it finds the record's place by binary search on the
+once (MGET); then for each record in order it finds where the record goes by binary search on the
 event times, read where they lie in the string (`struct.unpack` at an offset, no string per
 entry), reads the entries of the widest window that aggregates a field in one unpack, and
 computes every feature as `vigil.application.features.windows.window_values` does, in the same
@@ -20,6 +20,12 @@ unknown), and answers counts and fraud rates of windows that end its delay befor
 the label script finds an entry by (event time, digest) with the same binary search and rewrites
 its label in place (SETRANGE), so a label arriving later changes nothing else.
 
+For a record a label history keeps, the script also keeps its place in the hash of its ring
+slot (the client names the slot: `vigil.application.features.record_places`): it reads once per
+call the bucket the hash holds (its field ""), clears the hash when the record's bucket is later
+(UNLINK), passes over a record whose bucket is earlier, and sets the batch's places with one HSET
+per hash, so a record's place costs it a few strings and no extra call to Redis.
+
 A history is trimmed to its retention before the entity's latest record whenever that latest
 record enters a new quarter of the widest window (SET, with the TTL when there is one), so it
 holds at most 2.25 widest windows; what lies beyond the retention is never read anyway. Redis
@@ -27,7 +33,8 @@ grows an appended string to twice its length, so a history may take up to twice 
 until it is next trimmed.
 
 Redis's Lua hashes every byte of each string it makes (a nanosecond or so a byte), so the script
-makes few: one per history read, one per record's entry, one per tail it writes, the reply.
+makes few: one per history read, one per record's entry (and three more per place), one per tail
+it writes, the reply.
 """
 
 from __future__ import annotations

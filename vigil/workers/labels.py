@@ -31,8 +31,12 @@ async def follow_labels(
                     fed.position,
                 )
             if fed.missed:
-                # Labels on records that raised no alert (a chargeback on a record the model
-                # let through): their records are not known to the follower yet.
-                log.warning("%d labelled records raised no alert: not in the windows", fed.missed)
+                # Records the label windows never saw (scored before a model read label windows,
+                # or never scored) or older than their retention: no window will read them.
+                log.warning(
+                    "%d labelled records not in the label windows: never seen, or older than"
+                    " their retention",
+                    fed.missed,
+                )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)

@@ -5,6 +5,7 @@ from vigil.application.features.file_features import FileFeatures, file_features
 from vigil.application.features.fitting import FittedPipeline, fit
 from vigil.application.features.label_feed import (
     ObservedRecords,
+    RecordsInTurn,
     RecordVerdict,
     feed_labels,
     record_verdict,
@@ -34,6 +35,7 @@ __all__ = [
     "ObservedRecords",
     "OnlineFeatures",
     "RecordVerdict",
+    "RecordsInTurn",
     "TrainingMatrix",
     "WindowInput",
     "WindowStore",

@@ -2,8 +2,10 @@
 
 A label reaches Vigil long after its record was scored, as a Label aggregate's event, and names
 its record by id alone; a label history finds an entry by the record's entities and event time,
-so the records are looked up as they were observed (`ObservedRecords`) before their label slots
-are set. Offline none of this is needed: the file gives each record's label with the record.
+so the records are looked up as they were observed (`ObservedRecords`: first where the window
+store keeps them beside its label histories, then by the alerts they raised, as
+`vigil.bootstrap_labels` composes them) before their label slots are set. Offline none of this
+is needed: the file gives each record's label with the record.
 """
 
 from __future__ import annotations
@@ -46,6 +48,25 @@ class ObservedRecords(Protocol):
     ) -> Mapping[str, RecordEnvelope]:
         """Those of the ids that are known; the others are left out."""
         ...
+
+
+class RecordsInTurn:
+    """ObservedRecords that asks each of its sources in turn for the records the ones before
+    did not find."""
+
+    def __init__(self, *sources: ObservedRecords) -> None:
+        self.sources = sources
+
+    async def envelopes(
+        self, tenant_id: str, source: str, record_ids: Sequence[str]
+    ) -> Mapping[str, RecordEnvelope]:
+        found: dict[str, RecordEnvelope] = {}
+        for records in self.sources:
+            wanted = [record_id for record_id in record_ids if record_id not in found]
+            if not wanted:
+                break
+            found.update(await records.envelopes(tenant_id, source, wanted))
+        return found
 
 
 async def feed_labels(

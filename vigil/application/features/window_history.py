@@ -1,12 +1,15 @@
 """Entity histories in this process's memory: the embedded default's window store, and the one the
-offline training matrix is built with, so training sees the features scoring will see."""
+offline training matrix is built with, so training sees the features scoring will see. Places of
+records in label histories (`record_places`) are kept only when asked for: offline the file gives
+every label with its record."""
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from vigil.application.features.record_places import PlaceRing, RecordPlace, add_place
 from vigil.application.features.windows import (
     HistoryLayout,
     Span,
@@ -73,10 +76,13 @@ class EntityTimeline:
 
 
 class InProcessWindowStore:
-    """Right for one process (the embedded default, training, backtests); lost on restart."""
+    """Right for one process (the embedded default, training, backtests); lost on restart.
+    With `keep_places`, it keeps the places of its label histories' records for `places`, as
+    the Redis store always does; without, `places` finds none."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_places: bool = False) -> None:
         self._timelines: dict[tuple[str, str, str, str, str], EntityTimeline] = {}
+        self._rings: dict[tuple[str, str, str, str], PlaceRing] | None = {} if keep_places else None
 
     async def observe(
         self, pipeline: FeaturePipeline, batch: Sequence[WindowInput]
@@ -99,12 +105,47 @@ class InProcessWindowStore:
                 at = float(item.at)
                 if digest is None:
                     digest = record_digest(item.record_id)
+                if layout.labelled and self._rings is not None:
+                    self._keep_place(key, layout, timeline, item, at, entity)
                 span = timeline.observe(layout, at, digest, layout.values(item))
                 features.update(zip(layout.names, window_values(layout, span, at), strict=True))
             answers.append(features)
         for timeline, layout in touched.values():
             timeline.forget(layout)
         return answers
+
+    def _keep_place(
+        self,
+        key: tuple[str, str, str, str, str],
+        layout: HistoryLayout,
+        timeline: EntityTimeline,
+        item: WindowInput,
+        at: float,
+        entity: str,
+    ) -> None:
+        """Keeps the record's place, unless its history will not keep it (later than the
+        retention); `timeline` is as it was before the record."""
+        if self._rings is None or at < timeline.latest - layout.retention:
+            return
+        ring = self._rings.get(key[:4])
+        if ring is None:
+            ring = self._rings[key[:4]] = PlaceRing(layout)
+        ring.keep(item.record_id, at, entity)
+
+    async def places(
+        self, pipeline: FeaturePipeline, tenant_id: str, source: str, record_ids: Sequence[str]
+    ) -> Mapping[str, RecordPlace]:
+        found: dict[str, RecordPlace] = {}
+        rings = {} if self._rings is None else self._rings
+        for layout in history_layouts(pipeline):
+            ring = rings.get((tenant_id, source, layout.entity_key, layout.digest))
+            if not layout.labelled or ring is None:
+                continue
+            for record_id in record_ids:
+                place = ring.find(record_id)
+                if place is not None:
+                    add_place(found, record_id, place[0], layout.entity_key, place[1])
+        return found
 
     async def label(self, pipeline: FeaturePipeline, labelled: Sequence[WindowInput]) -> int:
         layouts = [layout for layout in history_layouts(pipeline) if layout.labelled]

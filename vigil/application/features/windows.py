@@ -17,6 +17,8 @@ whose pandas rolling sums over (t - d - w, t] less those over (t - d, t] come to
 history, apart from the field windows' ones, keeps per record a label slot: the record's label
 when it came with one (offline, from the file), else unknown until `WindowStore.label` sets it.
 An unknown label counts as genuine; only the count and the frauds among the count are read.
+Online a label names its record by id alone, so beside each label history the stores keep where
+its records sit, by id (`WindowStore.places`, `vigil.application.features.record_places`).
 
 Both stores follow `window_values`, the one place the features of a window are computed.
 """
@@ -28,7 +30,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vigil.domain.feature_pipeline import FeaturePipeline
 from vigil.domain.feature_steps import LabelWindowAggregation, WindowAggregation
@@ -40,6 +42,9 @@ from vigil.domain.feature_windows import (
     numeric,
 )
 
+if TYPE_CHECKING:
+    from vigil.application.features.record_places import RecordPlace
+
 ENTRY_FORMAT = 2
 """Names how entries are kept (2: event time, record digest, fields): a change starts new
 histories instead of misreading old ones."""
@@ -47,13 +52,23 @@ DIGEST_BITS = 53
 """A digest is exact as a double, so the Redis store's script compares digests as numbers."""
 
 
+def record_key(record_id: str) -> bytes:
+    """The 64-bit BLAKE2b of the record's id: how the Redis store finds a record's place
+    (`RecordPlace`) by id, and the source of its digest."""
+    return hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def key_digest(key: bytes) -> int:
+    """The digest of the record whose `record_key` this is: its first 53 bits."""
+    return int.from_bytes(key, "big") >> (64 - DIGEST_BITS)
+
+
 def record_digest(record_id: str) -> int:
     """The record's identity in its entities' histories, with its event time, and its place
     among records of the same event time: the first 53 bits of the BLAKE2b of its id. Two
     records of one entity at one event time share a digest with odds of 2**-53, and the later
     one would then be taken for a redelivery of the first."""
-    digest = hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> (64 - DIGEST_BITS)
+    return key_digest(record_key(record_id))
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,14 @@ class WindowStore(Protocol):
         (None: unknown again, as after a revocation). A record is found by its entities (its
         fields), its event time and its record id, exactly as observed; one that is not or no
         longer kept is passed over. Returns how many slots were set."""
+        ...
+
+    async def places(
+        self, pipeline: FeaturePipeline, tenant_id: str, source: str, record_ids: Sequence[str]
+    ) -> Mapping[str, RecordPlace]:
+        """Where the pipeline's label histories keep those of the records they were observed
+        with, by record id, while their retention lasts (see `record_places`); the others are
+        left out. What a label naming its record by id alone needs to reach `label`."""
         ...
 
 
