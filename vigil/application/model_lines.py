@@ -18,11 +18,11 @@ from eventsourcing.utils import get_topic
 
 from vigil.application.alert_desk import AlertDesk
 from vigil.application.detection import ModelCard
+from vigil.application.log_changes import changed_since
 from vigil.domain.errors import ModelLineNotFound
 from vigil.domain.model_line import ModelLine, ModelStage, ModelVersion, model_line_id
 from vigil.domain.severity import SeverityBands
 
-READ_AT_ONCE = 500
 Served = list[tuple[ModelLine, ModelVersion]]
 FIRST_CHAMPION = "the line's first version: nothing decided for it before"
 
@@ -125,18 +125,9 @@ class ModelLineDirectory:
 
     def refresh(self) -> None:
         """Reads what changed since the last look. Blocking: async callers use a thread."""
-        while True:
-            notifications = self.desk.recorder.select_notifications(
-                self.position, READ_AT_ONCE, topics=_TOPICS, inclusive_of_start=False
-            )
-            for line_id in dict.fromkeys(n.originator_id for n in notifications):
-                found: object = self.desk.repository.get(UUID(str(line_id)))
-                if isinstance(found, ModelLine):
-                    self._lines[found.id] = found
-            if notifications:
-                self.position = notifications[-1].id
-            if len(notifications) < READ_AT_ONCE:
-                return
+        self.position, changed = changed_since(self.desk, self.position, _TOPICS, ModelLine)
+        for line in changed:
+            self._lines[line.id] = line
 
     def lines(self, tenant_id: str, source: str | None = None) -> list[ModelLine]:
         """The tenant's lines (of one source), by name, as of the last refresh."""

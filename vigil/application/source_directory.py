@@ -18,10 +18,9 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from vigil.application.alert_desk import AlertDesk
+from vigil.application.log_changes import changed_since
 from vigil.domain.data_source import DataSource
 from vigil.domain.source_contract import SourceContract
-
-READ_AT_ONCE = 500
 
 _TOPICS = [get_topic(DataSource.Registered), get_topic(DataSource.ContractChanged)]
 
@@ -40,25 +39,14 @@ class SourceDirectory:
         self.desk = desk
         self.position = 0
         """The notification id of the last DataSource event read."""
-        self._sources: dict[UUID | str, ListedSource] = {}
+        self._sources: dict[UUID, ListedSource] = {}
 
     def refresh(self) -> Sequence[ListedSource]:
         """Reads what was registered or changed since the last look; every source, oldest
         first. Blocking: async callers go through a thread."""
-        while True:
-            notifications = self.desk.recorder.select_notifications(
-                self.position, READ_AT_ONCE, topics=_TOPICS, inclusive_of_start=False
+        self.position, changed = changed_since(self.desk, self.position, _TOPICS, DataSource)
+        for source in changed:
+            self._sources[source.id] = ListedSource(
+                source.tenant_id, source.contract, source.contract_version
             )
-            for source_id in dict.fromkeys(n.originator_id for n in notifications):
-                self._read(source_id)
-            if notifications:
-                self.position = notifications[-1].id
-            if len(notifications) < READ_AT_ONCE:
-                return list(self._sources.values())
-
-    def _read(self, source_id: UUID | str) -> None:
-        found: object = self.desk.repository.get(UUID(str(source_id)))
-        if isinstance(found, DataSource):
-            self._sources[source_id] = ListedSource(
-                found.tenant_id, found.contract, found.contract_version
-            )
+        return list(self._sources.values())

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from vigil.application.alert_desk import AlertDesk
+from vigil.application.log_changes import changed_since
 from vigil.application.model_lines import Registered
 from vigil.domain.training_job import TrainingJob, TrainingJobNotFound, TrainingOrder
 
@@ -22,7 +23,6 @@ TRAINER = "system:training"
 """Who records a job's start, stages and end: the server, on the requester's behalf."""
 
 INTERRUPTED = "interrupted: the server stopped before the training finished; train it again"
-READ_AT_ONCE = 500
 
 _TOPICS = [
     get_topic(event)
@@ -112,18 +112,9 @@ class TrainingJobDirectory:
     def refresh(self) -> None:
         """Reads what changed since the last look. Blocking: async callers use a thread."""
         with self._lock:
-            while True:
-                notifications = self.desk.recorder.select_notifications(
-                    self.position, READ_AT_ONCE, topics=_TOPICS, inclusive_of_start=False
-                )
-                for job_id in dict.fromkeys(n.originator_id for n in notifications):
-                    found: object = self.desk.repository.get(UUID(str(job_id)))
-                    if isinstance(found, TrainingJob):
-                        self._jobs[found.id] = found
-                if notifications:
-                    self.position = notifications[-1].id
-                if len(notifications) < READ_AT_ONCE:
-                    return
+            self.position, changed = changed_since(self.desk, self.position, _TOPICS, TrainingJob)
+            for job in changed:
+                self._jobs[job.id] = job
 
     def latest(self, tenant_id: str, first: int) -> list[TrainingJob]:
         """Refreshed, then the tenant's latest `first` jobs, the most recently requested first."""
