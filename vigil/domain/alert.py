@@ -223,11 +223,33 @@ class Alert(Aggregate):
             self.Commented, **self._stamp(actor, at), text=required_text("text", text)
         )
 
-    def escalate(self, actor: str, at: datetime, reason: str) -> None:
+    def escalate(
+        self,
+        actor: str,
+        at: datetime,
+        reason: str,
+        *,
+        policy: str | None = None,
+        step_after_minutes: int | None = None,
+        occurrence: int | None = None,
+        notify: Sequence[str] = (),
+    ) -> None:
+        """By hand, or by a policy's step, which names the policy, the step (by its delay),
+        which of its notifications this is, and whom it tells."""
         self.check_not_closed()
         reason = required_text("reason", reason)
-        level = self.escalation_level + 1
-        self.trigger_event(self.Escalated, **self._stamp(actor, at), level=level, reason=reason)
+        if policy is not None and (step_after_minutes is None or occurrence is None):
+            raise InvalidCommand("step", "an escalation by a policy names its step and occurrence")
+        self.trigger_event(
+            self.Escalated,
+            **self._stamp(actor, at),
+            level=self.escalation_level + 1,
+            reason=reason,
+            policy=policy,
+            step_after_minutes=step_after_minutes,
+            occurrence=occurrence,
+            notify=None if policy is None else list(notify),
+        )
 
     def dismiss(self, actor: str, at: datetime, reason: str) -> None:
         self.check_not_closed()
@@ -303,6 +325,21 @@ class Alert(Aggregate):
     class Escalated(Event):
         level: int
         reason: str
+        policy: str | None
+        """The escalation policy's name; None for an escalation by hand."""
+        step_after_minutes: int | None
+        """The policy step's delay since raising, which identifies the step in its policy."""
+        occurrence: int | None
+        """1 for the step's first notification, 2 and on for its repeats."""
+        notify: list[str] | None
+        """The channels or subscriber groups told, as the policy named them then."""
+
+        # Version 2 says which policy step escalated; escalations stored before were by hand.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(policy=None, step_after_minutes=None, occurrence=None, notify=None)
 
         def apply(self, alert: Alert) -> None:
             alert.escalation_level = self.level
