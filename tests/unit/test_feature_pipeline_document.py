@@ -264,3 +264,60 @@ def test_the_document_given_is_not_changed_by_reading_it() -> None:
     before = copy.deepcopy(document)
     FeaturePipeline.from_document(document)
     assert document == before
+
+
+def time_features_document(**step: object) -> dict[str, Any]:
+    document = card_document()
+    document["transformations"].append({"type": "time_features", **step})
+    return document
+
+
+def test_the_night_s_hours_survive_the_pipeline_s_document() -> None:
+    pipeline = FeaturePipeline.from_document(
+        time_features_document(flags=["weekend", "night"], night_hours=[0, 7])
+    )
+    assert pipeline.time_steps[0].night_hours == (0, 7)
+    assert pipeline.to_document()["transformations"][-1]["night_hours"] == [0, 7]
+    assert FeaturePipeline.from_document(pipeline.to_document()) == pipeline
+
+
+def test_a_document_that_does_not_set_the_night_keeps_the_default_and_says_nothing_of_it() -> None:
+    pipeline = FeaturePipeline.from_document(time_features_document(flags=["night"]))
+    assert pipeline.time_steps[0].night_hours == (0, 6)
+    assert "night_hours" not in pipeline.to_document()["transformations"][-1]
+
+
+def test_the_handbook_pipeline_s_night_is_the_handbook_s() -> None:
+    document = yaml.safe_load((EXAMPLE.parent / "card_handbook.yaml").read_text())
+    pipeline = FeaturePipeline.from_document(document, [*CARD_FIELDS, "TX_FRAUD"])
+    assert pipeline.time_steps[0].night_hours == (0, 7)
+
+
+@pytest.mark.parametrize(
+    ("night_hours", "field"),
+    [
+        ("0-7", "transformations[5].night_hours"),
+        ([0], "transformations[5].night_hours"),
+        ([0, 7, 8], "transformations[5].night_hours"),
+        ([-1, 7], "transformations[5].night_hours[0]"),
+        ([24, 7], "transformations[5].night_hours[0]"),
+        (["00:00", 7], "transformations[5].night_hours[0]"),
+        ([True, 7], "transformations[5].night_hours[0]"),
+        ([0, 0], "transformations[5].night_hours[1]"),
+        ([0, 25], "transformations[5].night_hours[1]"),
+        ([0, 6.5], "transformations[5].night_hours[1]"),
+        ([6, 6], "transformations[5].night_hours"),
+        ([0, 24], "transformations[5].night_hours"),
+    ],
+)
+def test_night_hours_that_are_not_two_distinct_whole_hours_are_refused_naming_the_field(
+    night_hours: object, field: str
+) -> None:
+    refused = refusal(time_features_document(flags=["night"], night_hours=night_hours))
+    assert refused.field == field
+
+
+def test_night_hours_without_the_night_flag_are_refused() -> None:
+    refused = refusal(time_features_document(flags=["weekend", "hour"], night_hours=[0, 7]))
+    assert refused.field == "transformations[5].night_hours"
+    assert "night" in refused.reason

@@ -42,7 +42,7 @@ _KEYS = {
         "time_since_last",
     },
     "label_window_aggregation": {"type", "entity_key", "windows", "delay", "aggregations"},
-    "time_features": {"type", "flags"},
+    "time_features": {"type", "flags", "night_hours"},
     "imputation": {"type", "strategy", "fields", "value"},
     "scaling": {"type", "method", "fields"},
     "encoding": {"type", "method", "field", "max_categories"},
@@ -62,11 +62,7 @@ def parse_step(path: str, document: object) -> Step:
     if kind == "label_window_aggregation":
         return _label_window_aggregation(path, document)
     if kind == "time_features":
-        flags = tuple(
-            _choice(f"{path}.flags[{n}]", f, TimeFlag) for n, f in _items(path, document, "flags")
-        )
-        _distinct(f"{path}.flags", flags)
-        return TimeFeatures(flags)
+        return _time_features(path, document)
     if kind == "imputation":
         return _imputation(path, document)
     if kind == "scaling":
@@ -132,6 +128,31 @@ def _window_aggregation(path: str, document: Mapping[str, Any]) -> WindowAggrega
         aggregations,
         since_last,
     )
+
+
+def _time_features(path: str, document: Mapping[str, Any]) -> TimeFeatures:
+    flags = tuple(
+        _choice(f"{path}.flags[{n}]", f, TimeFlag) for n, f in _items(path, document, "flags")
+    )
+    _distinct(f"{path}.flags", flags)
+    if "night_hours" not in document:
+        return TimeFeatures(flags)
+    if TimeFlag.NIGHT not in flags:
+        raise InvalidCommand(f"{path}.night_hours", "is read by no flag: add night to flags")
+    return TimeFeatures(flags, _night_hours(f"{path}.night_hours", document["night_hours"]))
+
+
+def _night_hours(path: str, value: object) -> tuple[int, int]:
+    """[first hour, hour that ends the night]: whole hours in UTC, wrapping past midnight."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise InvalidCommand(path, "must be [from, to]: the night's first hour and its end")
+    for n, (hour, low, high) in enumerate(zip(value, (0, 1), (23, 24), strict=True)):
+        if isinstance(hour, bool) or not isinstance(hour, int) or not low <= hour <= high:
+            raise InvalidCommand(f"{path}[{n}]", f"must be a whole hour, {low} to {high}")
+    start, end = value
+    if start == end % 24:
+        raise InvalidCommand(path, f"[{start}, {end}] would make every hour or no hour night")
+    return start, end
 
 
 def _imputation(path: str, document: Mapping[str, Any]) -> Imputation:

@@ -9,7 +9,7 @@ stored schema):
 - label_window_aggregation: `<entity_key>_count_<window>_delayed_<delay>` and
   `<entity_key>_fraud_rate_<window>_delayed_<delay>`, e.g. `TERMINAL_ID_fraud_rate_7d_delayed_7d`.
 - time_features: `event_is_weekend` and `event_is_night` (1.0 or 0.0) and `event_hour` (0-23),
-  from the record's event time in UTC; night is before 06:00.
+  from the record's event time in UTC; night is before 06:00 unless `night_hours` says otherwise.
 - imputation and scaling: the field itself, replaced.
 - encoding: one_hot makes `<field>=<category>` per learnt category and `<field>=__other__` for
   the rest; ordinal makes `<field>_code`, 0..n-1 by learnt category, n for the rest.
@@ -107,11 +107,18 @@ class LabelWindowAggregation:
         }
 
 
+NIGHT_HOURS = (0, 6)
+"""The night when a pipeline does not say: 00:00 to 05:59."""
+
+
 @dataclass(frozen=True)
 class TimeFeatures:
     """Flags of the record's own event time (UTC)."""
 
     flags: tuple[TimeFlag, ...]
+    night_hours: tuple[int, int] = NIGHT_HOURS
+    """The night's first hour and the hour that ends it, in UTC: (0, 7) is 00:00 to 06:59, as
+    the Fraud Detection Handbook's hour <= 6; (22, 6) runs past midnight."""
 
     def outputs(self) -> tuple[str, ...]:
         return tuple(TIME_FEATURE_NAMES[f] for f in self.flags)
@@ -120,9 +127,17 @@ class TimeFeatures:
         # UTC has no leap seconds in epoch time: the day and hour are plain arithmetic, far
         # cheaper than a datetime per record. 1970-01-01 was a Thursday (weekday 3).
         days, seconds = divmod(at, 86_400.0)
-        hour = float(int(seconds // 3_600.0))
-        values = (1.0 if (int(days) + 3) % 7 >= 5 else 0.0, 1.0 if hour < 6 else 0.0, hour)
+        hour = int(seconds // 3_600.0)
+        weekend = 1.0 if (int(days) + 3) % 7 >= 5 else 0.0
+        values = (weekend, self._night_by_hour[hour], float(hour))
         return {name: values[k] for name, k in self._wanted}
+
+    @cached_property
+    def _night_by_hour(self) -> tuple[float, ...]:
+        start, end = self.night_hours
+        if start < end:
+            return tuple(1.0 if start <= h < end else 0.0 for h in range(24))
+        return tuple(1.0 if h >= start or h < end else 0.0 for h in range(24))
 
     @cached_property
     def _wanted(self) -> tuple[tuple[str, int], ...]:
@@ -131,7 +146,11 @@ class TimeFeatures:
         return tuple((TIME_FEATURE_NAMES[f], order.index(f)) for f in self.flags)
 
     def to_document(self) -> dict[str, Any]:
-        return {"type": "time_features", "flags": [str(f) for f in self.flags]}
+        document: dict[str, Any] = {"type": "time_features", "flags": [str(f) for f in self.flags]}
+        # Left out at the default, so the documents stored before the key existed read the same.
+        if self.night_hours != NIGHT_HOURS:
+            document["night_hours"] = list(self.night_hours)
+        return document
 
 
 class ImputationStrategy(StrEnum):
