@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvloop
 
-from vigil import bootstrap, bootstrap_labels
+from vigil import bootstrap, bootstrap_delivery, bootstrap_escalations, bootstrap_labels
 from vigil.application.data_sources import SourceNotFound
 from vigil.application.detection import ModelCard
 from vigil.application.features import FileFeatures
@@ -22,6 +22,7 @@ from vigil.application.model_lines import ModelLineDirectory
 from vigil.application.training_labels import overlaid, stored_verdicts
 from vigil.cli_features import add_features_commands, features_said, pipeline_features
 from vigil.cli_models import add_models_commands, registered_said
+from vigil.cli_policies import add_policies_commands
 from vigil.cli_sources import REFUSED, add_sources_commands, apply_file, ingest_file
 from vigil.cli_users import add_users_commands, show_demo_users, terminal_actor
 from vigil.domain.errors import InvalidCommand
@@ -85,6 +86,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return _run_until_signalled(lambda stop: bootstrap.run_relay_worker(settings, stop))
     if args.name == "labels":
         return _run_until_signalled(lambda stop: bootstrap_labels.run_label_worker(settings, stop))
+    if args.name == "escalate":
+        return _run_until_signalled(
+            lambda stop: bootstrap_escalations.run_escalate_worker(settings, stop)
+        )
+    if args.name == "deliver":
+        return _run_until_signalled(
+            lambda stop: bootstrap_delivery.run_deliver_worker(settings, stop)
+        )
     if args.name == "monitor":
         return _run_until_signalled(lambda stop: bootstrap.run_monitor_worker(settings, stop))
     if args.name == "ingest":
@@ -240,6 +249,8 @@ def _start_platform(supervisor: Supervisor, settings: Settings) -> None:
     supervisor.start("project", "worker", "project")
     supervisor.start("sla", "worker", "sla")
     supervisor.start("relay", "worker", "relay")
+    supervisor.start("deliver", "worker", "deliver")
+    supervisor.start("escalate", "worker", "escalate")
     supervisor.start("monitor", "worker", "monitor")
     if settings.features.redis_url is not None:
         # Labels reach the windows the score workers read only when those live in Redis: on
@@ -313,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_platform_commands(commands)
     add_sources_commands(commands)
+    add_policies_commands(commands)
     add_features_commands(commands)
     _add_train(commands)
     add_models_commands(commands)
@@ -328,7 +340,18 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
 
     worker = commands.add_parser("worker", help="run one worker")
     worker.add_argument(
-        "name", choices=["score", "project", "sla", "relay", "ingest", "monitor", "labels"]
+        "name",
+        choices=[
+            "score",
+            "project",
+            "sla",
+            "relay",
+            "escalate",
+            "deliver",
+            "ingest",
+            "monitor",
+            "labels",
+        ],
     )
     worker.add_argument("--batch-size", type=int, default=1000)
     worker.set_defaults(handler=cmd_worker)

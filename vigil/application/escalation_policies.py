@@ -31,7 +31,7 @@ from vigil.domain.text import bounded_text
 ESCALATION_ACTOR = "system:escalation"
 READ_AT_ONCE = 500
 
-_TOPICS = [
+POLICY_TOPICS = [
     get_topic(event)
     for event in (
         EscalationPolicy.Defined,
@@ -194,23 +194,35 @@ class PolicyDirectory:
         """The notification id of the last policy event read."""
         self._policies: dict[UUID, EscalationPolicy] = {}
 
-    def refresh(self) -> None:
+    def refresh(self) -> set[str]:
+        """Reads the policy events stored since the last look; the tenants whose policies
+        they changed."""
+        changed: set[str] = set()
         while True:
             notifications = self.desk.recorder.select_notifications(
-                self.position, READ_AT_ONCE, topics=_TOPICS, inclusive_of_start=False
+                self.position, READ_AT_ONCE, topics=POLICY_TOPICS, inclusive_of_start=False
             )
             for found_id in dict.fromkeys(n.originator_id for n in notifications):
                 found: object = self.desk.repository.get(UUID(str(found_id)))
                 if isinstance(found, EscalationPolicy):
                     self._policies[found.id] = found
+                    changed.add(found.tenant_id)
             if notifications:
                 self.position = notifications[-1].id
             if len(notifications) < READ_AT_ONCE:
-                return
+                return changed
 
     def policies(self, tenant_id: str, enabled_only: bool = False) -> list[EscalationPolicy]:
         """Refreshed, then the tenant's policies by name."""
         self.refresh()
+        return self.held(tenant_id, enabled_only)
+
+    def every(self) -> list[EscalationPolicy]:
+        """Every tenant's policies as of the last `refresh`."""
+        return list(self._policies.values())
+
+    def held(self, tenant_id: str, enabled_only: bool = False) -> list[EscalationPolicy]:
+        """The tenant's policies by name as of the last `refresh`, without looking again."""
         found = [
             policy
             for policy in self._policies.values()

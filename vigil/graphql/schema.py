@@ -26,12 +26,16 @@ from vigil.graphql.cases.mutations import CaseMutations
 from vigil.graphql.cases.queries import CaseQueries
 from vigil.graphql.cases.subscriptions import CaseSubscriptions
 from vigil.graphql.entities.queries import EntityQueries
+from vigil.graphql.escalations.mutations import EscalationMutations
+from vigil.graphql.escalations.queries import EscalationQueries
 from vigil.graphql.labels.mutations import LabelMutations
 from vigil.graphql.labels.queries import LabelQueries
 from vigil.graphql.models.advice import AdviceQueries
 from vigil.graphql.models.mutations import ModelMutations
 from vigil.graphql.models.queries import ModelQueries
 from vigil.graphql.models.training import TrainingMutations, TrainingQueries
+from vigil.graphql.notifications.mutations import NotificationMutations
+from vigil.graphql.notifications.queries import NotificationQueries
 from vigil.graphql.queues.mutations import QueueMutations
 from vigil.graphql.queues.queries import QueueQueries
 from vigil.graphql.rules.mutations import RuleMutations
@@ -68,6 +72,8 @@ class Query(
     QueueQueries,
     RuleQueries,
     SourceQueries,
+    EscalationQueries,
+    NotificationQueries,
 ):
     pass
 
@@ -84,6 +90,8 @@ class Mutation(
     RuleMutations,
     SourceMutations,
     TagMutations,
+    EscalationMutations,
+    NotificationMutations,
 ):
     pass
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -268,6 +268,46 @@ class AuthSettings(BaseSettings):
     `<VIGIL_REDIS_KEY_PREFIX>:auth`, so a test's own feature prefix covers them too."""
 
 
+class SmtpSettings(BaseSettings):
+    """The SMTP server email subscriptions are sent through."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_SMTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    from_address: str = Field(
+        default="vigil@localhost", validation_alias=AliasChoices("from_address", "VIGIL_SMTP_FROM")
+    )
+    """`VIGIL_SMTP_FROM`: the sender of every notification."""
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    """Upgrade the connection with STARTTLS before logging in."""
+
+
+class DeliverySettings(BaseSettings):
+    """Escalation delivery: retries, timeouts and the console link in every notification."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_DELIVERY_", extra="ignore")
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias=AliasChoices("public_url", "VIGIL_PUBLIC_URL"),
+    )
+    """`VIGIL_PUBLIC_URL`: the console as receivers reach it; links are `<url>/alerts/<id>`."""
+    max_attempts: int = Field(default=8, ge=1)
+    """Attempts before a delivery goes to the dead letters."""
+    first_retry_seconds: float = Field(default=5.0, gt=0)
+    """The wait after the first failed attempt; it doubles after each further one (jittered)."""
+    longest_retry_seconds: float = Field(default=600.0, gt=0)
+    attempt_timeout_seconds: float = Field(default=10.0, gt=0)
+    """One attempt's whole time: connecting, sending and the receiver's answer."""
+    per_receiver: int = Field(default=4, ge=1)
+    """Attempts in flight to one subscription at once; more wait their turn on the stream."""
+    ack_wait_seconds: float = Field(default=60.0, gt=0)
+    """How long an order a sender took (and died with) waits before another sender gets it."""
+
+
 def auth_key_prefix(settings: Settings) -> str:
     """Where refresh tokens and login failures live in Redis."""
     return settings.auth.redis_key_prefix or f"{settings.features.redis_key_prefix}:auth"
@@ -310,6 +350,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from vigil.application.alert_desk import TimelineEntry as TimelineEntryRecord
 from vigil.application.alert_queue import AlertRow
 from vigil.domain import alert as domain
+from vigil.domain.escalation_policy import duration_text
 from vigil.domain.label import SubjectKind, label_id
 from vigil.graphql.context import Info
 from vigil.graphql.prefetch import now_or_later
@@ -46,6 +47,37 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+@strawberry.type(description="An escalation of an alert: by a policy's step, or by hand.")
+class TimelineEscalation:
+    level: int
+    reason: str
+    policy: str | None = strawberry.field(
+        description="The escalation policy whose step it was; null for an escalation by hand."
+    )
+    step_after: str | None = strawberry.field(
+        description="The step's delay since the alert was raised (`15m`): the step's identity "
+        "in its policy."
+    )
+    occurrence: int | None = strawberry.field(
+        description="1 for the step's first notification of the alert, 2 and on for repeats."
+    )
+    notify: list[str] = strawberry.field(
+        description="The channels or subscriber groups the step told; empty by hand."
+    )
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> TimelineEscalation:
+        after = details.get("step_after_minutes")
+        return cls(
+            level=int(details.get("level") or 0),
+            reason=str(details.get("reason") or ""),
+            policy=details.get("policy"),
+            step_after=None if after is None else duration_text(after),
+            occurrence=details.get("occurrence"),
+            notify=list(details.get("notify") or []),
+        )
+
+
 @strawberry.type(description="One thing that happened to an alert, read from the event store.")
 class TimelineEntry:
     version: int
@@ -53,15 +85,22 @@ class TimelineEntry:
     actor: str
     at: datetime
     details: JSON
+    escalation: TimelineEscalation | None = strawberry.field(
+        default=None,
+        description="For an Escalated event: the policy, its step and whom it told; null for "
+        "every other event.",
+    )
 
     @classmethod
     def from_record(cls, entry: TimelineEntryRecord) -> TimelineEntry:
+        escalated = entry.event == domain.Alert.Escalated.__name__
         return cls(
             version=entry.version,
             event=entry.event,
             actor=entry.actor,
             at=entry.at,
             details=jsonable(entry.details),
+            escalation=TimelineEscalation.from_details(entry.details) if escalated else None,
         )
 
 

@@ -1,0 +1,1 @@
+"""Notification subscriptions over GraphQL: who hears of which escalations, and where."""

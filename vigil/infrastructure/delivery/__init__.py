@@ -1,0 +1,1 @@
+"""Channels that deliver escalations: signed webhooks, Slack incoming webhooks, email over SMTP."""
