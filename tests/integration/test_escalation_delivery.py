@@ -1,6 +1,7 @@
 """Escalations delivered to real receivers started here: a signing-checking HTTP server, a
-Slack-shaped endpoint and an SMTP server; through the relay, the DOMAIN and ESCALATIONS streams
-of the machine's JetStream, and the deliver worker, with each attempt on the record."""
+Slack-shaped endpoint and an SMTP server; on both event stores, through the relay, the DOMAIN
+and ESCALATIONS streams of the machine's JetStream, and the deliver worker, with each attempt on
+the record."""
 
 from __future__ import annotations
 
@@ -42,11 +43,15 @@ SECRET = "s3cret-signing-key-of-the-receiver"
 CONSOLE = "https://vigil.example"
 
 
-@pytest.fixture
-def delivery_settings(tmp_path: Path, nats_settings: NatsSettings) -> Settings:
-    """SQLite, the machine's JetStream, and retries in tenths of a second."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def delivery_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, nats_settings: NatsSettings
+) -> Settings:
+    """Each event store (the embedded SQLite, then a PostgreSQL database of the test's own),
+    the machine's JetStream, and retries in tenths of a second."""
+    database_url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     return Settings(
-        storage=StorageSettings(data_dir=tmp_path / "var", database_url=None),
+        storage=StorageSettings(data_dir=tmp_path / "var", database_url=database_url),
         nats=nats_settings,
         features=FeatureSettings(redis_url=None),
         delivery=DeliverySettings(
