@@ -45,6 +45,32 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
     ),
     ("GET", "/source-documents/new"): (Permission.SOURCES_READ, Permission.SOURCES_MANAGE),
     ("POST", "/source-documents"): (Permission.SOURCES_READ, Permission.SOURCES_MANAGE),
+    ("GET", "/policies"): (Permission.ESCALATIONS_READ,),
+    ("GET", "/policies/{policy_name:str}"): (Permission.ESCALATIONS_READ,),
+    ("POST", "/policies/{policy_name:str}/disable"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
+    ("POST", "/policies/{policy_name:str}/enable"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
+    ("GET", "/policy-documents/new"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
+    ("POST", "/policy-documents"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
+    ("GET", "/subscriptions"): (Permission.ESCALATIONS_READ,),
+    ("POST", "/subscriptions"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
+    ("POST", "/subscriptions/{subscription_name:str}/pause"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
+    ("POST", "/subscriptions/{subscription_name:str}/resume"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
+    ("POST", "/subscriptions/{subscription_name:str}/remove"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
 }
 """What each console page and form must need."""
 

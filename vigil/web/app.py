@@ -35,6 +35,7 @@ from vigil.web.case_files import CaseFileStorage, case_file_router
 from vigil.web.console import AlertConsole
 from vigil.web.console_login import console_login
 from vigil.web.errors import exception_handlers
+from vigil.web.escalation_pages import escalation_pages
 from vigil.web.graphiql import graphiql_page
 from vigil.web.health import healthz, mark_ready, mark_stopping
 from vigil.web.ingest import IngestEndpoints, ingest_router
@@ -123,6 +124,7 @@ def create_app(deps: WebDeps) -> Litestar:
         handlers.extend(scoring_routes(deps.scoring))
     if deps.sources is not None:
         handlers.append(source_pages(deps.sources, deps.read_models.source_catalogue))
+        handlers.extend(escalation_pages(deps.alert_desk, deps.sources.documents))
     authentication = DefineMiddleware(
         ApiAuthentication, desk=deps.alert_desk, identity=deps.identity, exclude=UNAUTHENTICATED
     )
