@@ -47,11 +47,7 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
     ("POST", "/source-documents"): (Permission.SOURCES_READ, Permission.SOURCES_MANAGE),
     ("GET", "/policies"): (Permission.ESCALATIONS_READ,),
     ("GET", "/policies/{policy_name:str}"): (Permission.ESCALATIONS_READ,),
-    ("POST", "/policies/{policy_name:str}/disable"): (
-        Permission.ESCALATIONS_READ,
-        Permission.ESCALATIONS_MANAGE,
-    ),
-    ("POST", "/policies/{policy_name:str}/enable"): (
+    ("POST", "/policies/{policy_name:str}/{action:str}"): (  # disable, enable
         Permission.ESCALATIONS_READ,
         Permission.ESCALATIONS_MANAGE,
     ),
@@ -59,15 +55,7 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
     ("POST", "/policy-documents"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
     ("GET", "/subscriptions"): (Permission.ESCALATIONS_READ,),
     ("POST", "/subscriptions"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
-    ("POST", "/subscriptions/{subscription_name:str}/pause"): (
-        Permission.ESCALATIONS_READ,
-        Permission.ESCALATIONS_MANAGE,
-    ),
-    ("POST", "/subscriptions/{subscription_name:str}/resume"): (
-        Permission.ESCALATIONS_READ,
-        Permission.ESCALATIONS_MANAGE,
-    ),
-    ("POST", "/subscriptions/{subscription_name:str}/remove"): (
+    ("POST", "/subscriptions/{subscription_name:str}/{action:str}"): (  # pause, resume, remove
         Permission.ESCALATIONS_READ,
         Permission.ESCALATIONS_MANAGE,
     ),

@@ -133,12 +133,14 @@ async def test_disabling_a_policy_needs_a_reason_and_shows_in_its_history(
     before = desk.recorder.max_notification_id()
 
     unexplained = await post_form(browser, "/policies/cards-critical/disable", reason=" ")
+    unknown = await post_form(browser, "/policies/cards-critical/delete", reason="gone")
     recorded = desk.recorder.max_notification_id()
     disabled = await post_form(browser, "/policies/cards-critical/disable", reason="paging storm")
     page = await browser.get("/policies/cards-critical")
 
     assert unexplained.status_code == 422
     assert "reason : must not be empty" in text_of(unexplained.text)
+    assert unknown.status_code == 404  # a policy is disabled or enabled, nothing else
     assert recorded == before
     assert (disabled.status_code, disabled.headers["location"]) == (303, "/policies/cards-critical")
     shown = text_of(page.text)

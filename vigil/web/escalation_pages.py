@@ -36,6 +36,7 @@ from vigil.domain.errors import InvalidCommand
 from vigil.domain.escalation_policy import EscalationPolicy, Step, StopCondition, duration_text
 from vigil.web.auth import requires
 from vigil.web.console import Actor, Tenant
+from vigil.web.source_pages import document_form
 from vigil.web.subscription_pages import subscription_pages
 
 Switch = Callable[[AlertDesk, str, str, str, str], EscalationPolicy]
@@ -86,36 +87,23 @@ def policy_pages(desk: AlertDesk, documents: SourceDocuments) -> type[Controller
             return await _policy_page(desk, documents, tenant_id, policy_name)
 
         @post(
-            "/policies/{policy_name:str}/disable",
-            name="policy-disable",
+            "/policies/{policy_name:str}/{action:str}",
+            name="policy-action",
             guards=[requires(Permission.ESCALATIONS_MANAGE)],
         )
-        async def disable(
+        async def switch(
             self,
             policy_name: FromPath[str],
+            action: FromPath[str],
             data: URLEncodedBody[ReasonForm],
             tenant_id: Tenant,
             actor: Actor,
         ) -> Redirect | Template:
-            return await _switched(
-                desk, documents, disable_policy, tenant_id, actor, policy_name, data
-            )
-
-        @post(
-            "/policies/{policy_name:str}/enable",
-            name="policy-enable",
-            guards=[requires(Permission.ESCALATIONS_MANAGE)],
-        )
-        async def enable(
-            self,
-            policy_name: FromPath[str],
-            data: URLEncodedBody[ReasonForm],
-            tenant_id: Tenant,
-            actor: Actor,
-        ) -> Redirect | Template:
-            return await _switched(
-                desk, documents, enable_policy, tenant_id, actor, policy_name, data
-            )
+            """`disable` or `enable`, with the reason the form gives."""
+            command = _SWITCHES.get(action)
+            if command is None:
+                raise NotFoundException(f"a policy is disabled or enabled, not {action!r}")
+            return await _switched(desk, documents, command, tenant_id, actor, policy_name, data)
 
         @get(
             "/policy-documents/new",
@@ -123,7 +111,7 @@ def policy_pages(desk: AlertDesk, documents: SourceDocuments) -> type[Controller
             guards=[requires(Permission.ESCALATIONS_MANAGE)],
         )
         async def form(self) -> Template:
-            return Template("policy_apply.html", context=_form(""))
+            return Template("policy_apply.html", context=document_form(""))
 
         @post(
             "/policy-documents",
@@ -138,7 +126,7 @@ def policy_pages(desk: AlertDesk, documents: SourceDocuments) -> type[Controller
                     apply_policy_text, desk, documents, tenant_id, actor, data.document, data.note
                 )
             except DocumentRefused as refused:
-                context = _form(data.document, data.note, refused)
+                context = document_form(data.document, data.note, refused)
                 return Template(
                     "policy_apply.html", context=context, status_code=HTTP_422_UNPROCESSABLE_ENTITY
                 )
@@ -149,8 +137,7 @@ def policy_pages(desk: AlertDesk, documents: SourceDocuments) -> type[Controller
     return PolicyPages
 
 
-def _form(document: str, note: str = "", refused: DocumentRefused | None = None) -> dict[str, Any]:
-    return {"document": document, "note": note, "refused": refused, "lines": document.splitlines()}
+_SWITCHES: dict[str, Switch] = {"disable": disable_policy, "enable": enable_policy}
 
 
 async def _switched(

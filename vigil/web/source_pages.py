@@ -92,7 +92,7 @@ def source_pages(sources: SourceDesk, catalogue: SourceCatalogue) -> type[Contro
                 (profile,) = await sources.profiles(tenant_id, [source])
                 if profile is not None:
                     document = sources.document_text(profile.source.contract)
-            return Template("source_apply.html", context=_form(document))
+            return Template("source_apply.html", context=document_form(document))
 
         @post(
             "/source-documents",
@@ -105,7 +105,7 @@ def source_pages(sources: SourceDesk, catalogue: SourceCatalogue) -> type[Contro
             try:
                 applied = await sources.apply(tenant_id, actor, data.document, data.note)
             except DocumentRefused as refused:
-                context = _form(data.document, data.note, refused)
+                context = document_form(data.document, data.note, refused)
                 return Template(
                     "source_apply.html", context=context, status_code=HTTP_422_UNPROCESSABLE_ENTITY
                 )
@@ -116,7 +116,11 @@ def source_pages(sources: SourceDesk, catalogue: SourceCatalogue) -> type[Contro
     return SourcePages
 
 
-def _form(document: str, note: str = "", refused: DocumentRefused | None = None) -> dict[str, Any]:
+def document_form(
+    document: str, note: str = "", refused: DocumentRefused | None = None
+) -> dict[str, Any]:
+    """What `document_form.html` shows: the document as sent, the note, and where a refused one
+    is at fault, its lines numbered."""
     return {"document": document, "note": note, "refused": refused, "lines": document.splitlines()}
 
 

@@ -146,51 +146,33 @@ def subscription_pages(desk: AlertDesk) -> type[Controller]:
             )
 
         @post(
-            "/subscriptions/{subscription_name:str}/pause",
-            name="subscription-pause",
+            "/subscriptions/{subscription_name:str}/{action:str}",
+            name="subscription-action",
             guards=[requires(Permission.ESCALATIONS_MANAGE)],
         )
-        async def pause(
+        async def act(
             self,
             subscription_name: FromPath[str],
+            action: FromPath[str],
             data: URLEncodedBody[ReasonForm],
             tenant_id: Tenant,
             actor: Actor,
         ) -> Redirect | Template:
-            command = pause_subscription
-            return await _commanded(desk, command, tenant_id, actor, subscription_name, data)
-
-        @post(
-            "/subscriptions/{subscription_name:str}/resume",
-            name="subscription-resume",
-            guards=[requires(Permission.ESCALATIONS_MANAGE)],
-        )
-        async def resume(
-            self,
-            subscription_name: FromPath[str],
-            data: URLEncodedBody[ReasonForm],
-            tenant_id: Tenant,
-            actor: Actor,
-        ) -> Redirect | Template:
-            command = resume_subscription
-            return await _commanded(desk, command, tenant_id, actor, subscription_name, data)
-
-        @post(
-            "/subscriptions/{subscription_name:str}/remove",
-            name="subscription-remove",
-            guards=[requires(Permission.ESCALATIONS_MANAGE)],
-        )
-        async def remove(
-            self,
-            subscription_name: FromPath[str],
-            data: URLEncodedBody[ReasonForm],
-            tenant_id: Tenant,
-            actor: Actor,
-        ) -> Redirect | Template:
-            command = remove_subscription
+            """`pause`, `resume` or `remove`, with the reason the form gives."""
+            command = _ACTIONS.get(action)
+            if command is None:
+                reason = f"a subscription is paused, resumed or removed, not {action!r}"
+                raise NotFoundException(reason)
             return await _commanded(desk, command, tenant_id, actor, subscription_name, data)
 
     return SubscriptionPages
+
+
+_ACTIONS: dict[str, Command] = {
+    "pause": pause_subscription,
+    "resume": resume_subscription,
+    "remove": remove_subscription,
+}
 
 
 async def _commanded(
