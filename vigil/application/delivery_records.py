@@ -143,6 +143,16 @@ def record_dead_letter(desk: AlertDesk, order: DeliveryOrder, reason: str) -> De
     return delivery
 
 
+def timeline_with_deliveries(
+    desk: AlertDesk, tenant_id: str, alert_id: UUID
+) -> list[TimelineEntry]:
+    """The alert's timeline (`AlertDesk.timeline`, AlertNotFound for another tenant's) with its
+    deliveries' events, each after the escalation it tells: what GraphQL and the console show."""
+    history = desk.timeline(tenant_id, alert_id)
+    deliveries = delivery_entries(desk, tenant_id, alert_id, history)
+    return sorted([*history, *deliveries], key=lambda entry: entry.at) if deliveries else history
+
+
 def delivery_entries(
     desk: AlertDesk, tenant_id: str, alert_id: UUID, history: Sequence[TimelineEntry]
 ) -> list[TimelineEntry]:

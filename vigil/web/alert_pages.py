@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from vigil.application.alert_desk import AlertDesk, TimelineEntry
 from vigil.application.alert_queue import AlertPage, AlertQueue, AlertQueueFilter, AlertRow
+from vigil.application.delivery_records import timeline_with_deliveries
 from vigil.application.entity_context import WINDOWS
 from vigil.domain.alert import Alert, AlertStatus, Severity
 from vigil.domain.errors import AlertNotFound
@@ -93,7 +94,9 @@ async def alert_detail(
     if row is None:
         return None
     try:
-        timeline = await anyio.to_thread.run_sync(desk.timeline, tenant_id, alert_id)
+        timeline = await anyio.to_thread.run_sync(
+            timeline_with_deliveries, desk, tenant_id, alert_id
+        )
     except AlertNotFound:
         return None
     raised = next((e for e in timeline if e.event == RAISED), None)

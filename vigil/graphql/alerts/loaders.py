@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from vigil.application.alert_desk import AlertDesk, TimelineEntry
 from vigil.application.alert_queue import AlertQueue, AlertRow
 from vigil.application.case_list import CaseList, CaseRow
-from vigil.application.delivery_records import delivery_entries
+from vigil.application.delivery_records import timeline_with_deliveries
 from vigil.application.label_book import LabelBook, LabelRow
 from vigil.domain.errors import AlertNotFound
 
@@ -33,12 +33,9 @@ def _timeline_or_empty(desk: AlertDesk, tenant_id: str, alert_id: UUID) -> list[
     # Rows come from the read model, which only knows alerts the store has; an alert that is
     # not found here belongs to another tenant, and shows nothing rather than failing the query.
     try:
-        history = desk.timeline(tenant_id, alert_id)
+        return timeline_with_deliveries(desk, tenant_id, alert_id)
     except AlertNotFound:
         return []
-    # Deliveries follow the escalation they tell, so an entry's place stays its time.
-    deliveries = delivery_entries(desk, tenant_id, alert_id, history)
-    return sorted([*history, *deliveries], key=lambda entry: entry.at) if deliveries else history
 
 
 def case_loader(case_list: CaseList, tenant_id: str) -> DataLoader[UUID, CaseRow | None]:
