@@ -55,6 +55,11 @@ CONSOLE_PERMISSIONS: dict[tuple[str, str], tuple[Permission, ...]] = {
     ("POST", "/policy-documents"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
     ("GET", "/subscriptions"): (Permission.ESCALATIONS_READ,),
     ("POST", "/subscriptions"): (Permission.ESCALATIONS_READ, Permission.ESCALATIONS_MANAGE),
+    ("GET", "/subscriptions/{subscription_name:str}"): (Permission.ESCALATIONS_READ,),
+    ("POST", "/subscriptions/{subscription_name:str}"): (
+        Permission.ESCALATIONS_READ,
+        Permission.ESCALATIONS_MANAGE,
+    ),
     ("POST", "/subscriptions/{subscription_name:str}/{action:str}"): (  # pause, resume, remove
         Permission.ESCALATIONS_READ,
         Permission.ESCALATIONS_MANAGE,

@@ -15,8 +15,10 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 
 from tests.console_client import csrf_token, sign_in
+from tests.graphql_client import TENANT
 from tests.integration.conftest import PASSWORD, api_key_of
 from vigil.application.casework import Casework
+from vigil.application.notifications import find_subscription
 from vigil.infrastructure.settings import Settings
 from vigil.web.auth import API_KEY_HEADER
 
@@ -223,6 +225,33 @@ async def test_a_slack_subscription_shows_only_its_host_and_can_be_paused_and_re
     assert 'action="/subscriptions/team-slack/resume"' in after_pause.text
     assert removed.status_code == 303
     assert 'id="subscription-team-slack"' not in after_remove.text
+
+
+async def test_an_admin_changes_what_a_subscription_receives_keeping_its_url_and_secret(
+    browser: AsyncTestClient[Any], desk: Casework
+) -> None:
+    slack_url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    await post_form(
+        browser, "/subscriptions", name="team-slack", channel="slack", url=slack_url, groups="x"
+    )
+    page = await browser.get("/subscriptions/team-slack")
+
+    refused = await post_form(browser, "/subscriptions/team-slack", groups=" ")
+    changed = await post_form(
+        browser, "/subscriptions/team-slack", groups="on-call, team-lead", manual="on"
+    )
+    after = await browser.get("/subscriptions")
+
+    assert page.status_code == 200
+    assert "XXXXSECRET" not in page.text  # the Slack URL is a credential: never in the form
+    assert refused.status_code == 422
+    assert "groups" in text_of(refused.text)
+    assert (changed.status_code, changed.headers["location"]) == (303, "/subscriptions")
+    assert "team-slack slack on-call, team-lead, escalations by hand" in text_of(after.text)
+    subscription = find_subscription(desk, TENANT, "team-slack")
+    assert subscription is not None
+    assert subscription.destination.url == slack_url  # a blank URL keeps the one in use
+    assert (await browser.get("/subscriptions/nobody")).status_code == 404
 
 
 async def test_a_refused_subscription_is_shown_again_with_the_field_at_fault(

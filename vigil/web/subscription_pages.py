@@ -1,5 +1,6 @@
 """The console's notification subscriptions: the list (each target masked as GraphQL shows it),
-and for admins the forms that create one and pause, resume or remove it.
+and for admins the forms that create one, change what one receives and where, and pause, resume
+or remove it.
 
 A new webhook's signing secret is shown once, on the page that answers the creating form; it is
 never kept anywhere the console could show it again (the list shows its fingerprint).
@@ -28,7 +29,9 @@ from vigil.application.notifications import (
     SubscriptionForm,
     SubscriptionNameTaken,
     SubscriptionNotFound,
+    change_subscription,
     create_subscription,
+    get_subscription,
     list_subscriptions,
     pause_subscription,
     remove_subscription,
@@ -66,6 +69,30 @@ class NewSubscriptionForm:
             policies=_listed(self.policies),
             manual=bool(self.manual),
             url=self.url.strip() or None,
+            recipients=_listed(self.recipients),
+            description=self.description,
+        )
+
+
+@dataclass
+class ChangedSubscriptionForm:
+    """The changing form as posted. The channel stays what it is; a blank URL keeps the one in
+    use (a Slack URL is a credential, so the form never shows it), and the secret is kept."""
+
+    url: str = ""
+    recipients: str = ""
+    groups: str = ""
+    policies: str = ""
+    manual: str = ""
+    description: str = ""
+
+    def form(self, current: Subscription) -> SubscriptionForm:
+        return SubscriptionForm(
+            groups=_listed(self.groups),
+            channel=str(current.destination.kind),
+            policies=_listed(self.policies),
+            manual=bool(self.manual),
+            url=self.url.strip() or current.destination.url,
             recipients=_listed(self.recipients),
             description=self.description,
         )
@@ -145,6 +172,32 @@ def subscription_pages(desk: AlertDesk) -> type[Controller]:
                 "subscription_created.html", context=context, status_code=HTTP_201_CREATED
             )
 
+        @get("/subscriptions/{subscription_name:str}", name="subscription-detail")
+        async def detail(self, subscription_name: FromPath[str], tenant_id: Tenant) -> Template:
+            found = await anyio.to_thread.run_sync(_found, desk, tenant_id, subscription_name)
+            return _change_page(found)
+
+        @post(
+            "/subscriptions/{subscription_name:str}",
+            name="subscription-change",
+            guards=[requires(Permission.ESCALATIONS_MANAGE)],
+        )
+        async def change(
+            self,
+            subscription_name: FromPath[str],
+            data: URLEncodedBody[ChangedSubscriptionForm],
+            tenant_id: Tenant,
+            actor: Actor,
+        ) -> Redirect | Template:
+            current = await anyio.to_thread.run_sync(_found, desk, tenant_id, subscription_name)
+            try:
+                await anyio.to_thread.run_sync(
+                    change_subscription, desk, tenant_id, actor, current.name, data.form(current)
+                )
+            except InvalidCommand as error:
+                return _change_page(current, data, Refusal(error.field, error.reason))
+            return Redirect("/subscriptions", status_code=HTTP_303_SEE_OTHER)
+
         @post(
             "/subscriptions/{subscription_name:str}/{action:str}",
             name="subscription-action",
@@ -186,6 +239,34 @@ async def _commanded(
         refusal = Refusal(error.field, error.reason, name)
         return await _list_page(desk, tenant_id, refused=refusal)
     return Redirect("/subscriptions", status_code=HTTP_303_SEE_OTHER)
+
+
+def _found(desk: AlertDesk, tenant_id: str, name: str) -> Subscription:
+    try:
+        return get_subscription(desk, tenant_id, name)
+    except SubscriptionNotFound as error:
+        raise NotFoundException(str(error)) from None
+
+
+def _change_page(
+    current: Subscription,
+    form: ChangedSubscriptionForm | None = None,
+    refused: Refusal | None = None,
+) -> Template:
+    """The subscription and its changing form: as posted when refused, else as it stands (a
+    Slack URL left out, since it is a credential)."""
+    interests, destination = current.interests, current.destination
+    shown = form or ChangedSubscriptionForm(
+        url=(destination.url or "") if destination.kind == ChannelKind.WEBHOOK else "",
+        recipients=", ".join(destination.recipients),
+        groups=", ".join(interests.groups),
+        policies=", ".join(interests.policies),
+        manual="on" if interests.manual else "",
+        description=current.description,
+    )
+    context = {"row": SubscriptionRow.of(current), "form": shown, "refused": refused}
+    status = 200 if refused is None else HTTP_422_UNPROCESSABLE_ENTITY
+    return Template("subscription.html", context=context, status_code=status)
 
 
 async def _list_page(
