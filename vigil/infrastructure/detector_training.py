@@ -92,7 +92,7 @@ def train_model(
     request: TrainingRequest, store: ModelStore, progress: Progress = _unwatched
 ) -> ModelCard:
     """Fits on the file's rows, evaluates, exports, checks, stores; returns the card."""
-    _check_request(request)
+    check_request(request)
     progress(TrainingStage.READING)
     frame = _read_frame(request)
     features, notes = choose_features(frame, request)
@@ -113,7 +113,7 @@ def train_model_on_features(
 ) -> ModelCard:
     """Fits on a feature pipeline's matrix (`file_features`); the pipeline as fitted goes inside
     the artifact, so the score worker computes the same features before it scores."""
-    _check_request(request)
+    check_request(request)
     fitted = training_set.matrix.fitted
     rows = training_set.matrix.rows
     if len(rows) < MIN_ROWS:
@@ -278,7 +278,9 @@ def _requested_features(frame: pd.DataFrame, request: TrainingRequest) -> list[s
     return features
 
 
-def _check_request(request: TrainingRequest) -> None:
+def check_request(request: TrainingRequest) -> None:
+    """TrainingError naming the setting out of range, before any row is read: training runs it
+    first, and the API runs it before a job is queued, so both refuse with the same words."""
     if not 0 < request.alert_rate < 0.5:
         raise TrainingError(
             f"alert rate {request.alert_rate} must be between 0 and 0.5", "alert_rate"

@@ -20,7 +20,7 @@ from vigil.domain.training_job import TrainingOrder
 from vigil.infrastructure.detector_training import (
     TrainingError,
     TrainingRequest,
-    _check_request,
+    check_request,
 )
 from vigil.infrastructure.pipeline_matrix import parsed_pipeline
 from vigil.infrastructure.record_files import is_gzip
@@ -55,7 +55,7 @@ class OrderChecks:
             amount=order.amount,
         )
         try:
-            _check_request(request)  # what training checks first, checked before it is queued
+            check_request(request)  # what training checks first, checked before it is queued
         except TrainingError as error:
             raise InvalidCommand(error.field, str(error)) from None
         compiled = self.contracts.contract(tenant_id, order.source)
